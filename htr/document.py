@@ -1,0 +1,114 @@
+"""The document model: Page -> Block -> Line -> Word.
+
+Every element carries one geometry form, ``polygon``: a float32 (K, 2) array of (x, y) points in
+original-image pixels; ``bbox`` is derived from it. A Page holds no image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+
+def as_polygon(points) -> np.ndarray:
+    """Points (any (K, 2)-shaped sequence, or a flat x0, y0, x1, y1 ... sequence) as a float32 (K, 2) array."""
+    arr = np.asarray(points, dtype=np.float32)
+    if arr.ndim == 1:
+        if arr.size % 2:
+            raise ValueError(f"odd number of coordinates: {arr.size}")
+        arr = arr.reshape(-1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"a polygon is a (K, 2) array, got shape {arr.shape}")
+    return arr
+
+
+def box_polygon(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """The rectangle (x0, y0)-(x1, y1) as a clockwise 4-point polygon."""
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+def bbox_of(polygon: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a polygon."""
+    if len(polygon) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    x0, y0 = polygon.min(axis=0)
+    x1, y1 = polygon.max(axis=0)
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def hull_polygon(polygons: list[np.ndarray]) -> np.ndarray:
+    """The bounding rectangle of several polygons (a region's outline when none is given)."""
+    points = [p for p in polygons if len(p)]
+    if not points:
+        return np.zeros((0, 2), dtype=np.float32)
+    return box_polygon(*bbox_of(np.concatenate(points)))
+
+
+class _Shape:
+    polygon: np.ndarray
+
+    def __post_init__(self):
+        self.polygon = as_polygon(self.polygon)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return bbox_of(self.polygon)
+
+
+@dataclass(eq=False)
+class Word(_Shape):
+    polygon: np.ndarray
+    text: str = ""
+    confidence: float | None = None
+    id: str | None = None
+
+
+@dataclass(eq=False)
+class Line(_Shape):
+    polygon: np.ndarray
+    text: str = ""
+    confidence: float | None = None
+    baseline: np.ndarray | None = None
+    words: list[Word] = field(default_factory=list)
+    id: str | None = None
+    kind: str | None = None  # line type as the source names it, e.g. "DefaultLine", "HeadingLine"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.baseline is not None:
+            self.baseline = as_polygon(self.baseline)
+
+
+@dataclass(eq=False)
+class Block(_Shape):
+    polygon: np.ndarray
+    lines: list[Line] = field(default_factory=list)
+    id: str | None = None
+    kind: str | None = None  # region type as the source names it, e.g. "paragraph", "MainZone", "marginalia"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(eq=False)
+class Page:
+    width: int
+    height: int
+    blocks: list[Block] = field(default_factory=list)
+    source: str | None = None  # the image file name the coordinates refer to
+
+    @property
+    def lines(self) -> list[Line]:
+        """All lines in reading order."""
+        return [line for block in self.blocks for line in block.lines]
+
+    def words(self) -> Iterator[Word]:
+        for line in self.lines:
+            yield from line.words
+
+    @property
+    def text(self) -> str:
+        """The page text in reading order: lines separated by newlines, blocks by a blank line."""
+        return "\n\n".join(block.text for block in self.blocks if block.lines)

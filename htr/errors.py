@@ -1,0 +1,13 @@
+"""Errors htr raises for bad input: each one's message is a single line fit to show a user as it is."""
+
+
+class HTRError(Exception):
+    """Base class of the errors the CLI reports as one line on stderr."""
+
+
+class ImageError(HTRError, ValueError):
+    """An image that cannot be read: missing, empty, truncated, not an image, or too large."""
+
+
+class FormatError(HTRError, ValueError):
+    """A document file that cannot be read or written: malformed XML, unknown format, missing fields."""
