@@ -89,7 +89,8 @@ class Block(_Shape):
 
     @property
     def text(self) -> str:
-        return "\n".join(line.text for line in self.lines)
+        """The block's non-empty lines, one per line."""
+        return "\n".join(line.text for line in self.lines if line.text)
 
 
 @dataclass(eq=False)
@@ -111,4 +112,17 @@ class Page:
     @property
     def text(self) -> str:
         """The page text in reading order: lines separated by newlines, blocks by a blank line."""
-        return "\n\n".join(block.text for block in self.blocks if block.lines)
+        return "\n\n".join(text for text in (block.text for block in self.blocks) if text)
+
+    def clip_to_image(self) -> "Page":
+        """Clip every polygon and baseline into the image (real exports hold points a few pixels outside)."""
+        if self.width <= 0 or self.height <= 0:
+            return self
+        high = np.array([self.width, self.height], np.float32)
+        shapes = [*self.blocks, *self.lines, *self.words()]
+        for shape in shapes:
+            shape.polygon = np.clip(shape.polygon, 0, high)
+        for line in self.lines:
+            if line.baseline is not None:
+                line.baseline = np.clip(line.baseline, 0, high)
+        return self

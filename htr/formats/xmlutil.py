@@ -1,0 +1,99 @@
+"""Small helpers shared by the XML readers and writers."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from htr.errors import FormatError
+
+_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+# Characters XML 1.0 cannot carry (C0 controls other than tab, newline, carriage return).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def parse_xml(source) -> ET.Element:
+    """The root element of an XML document given as a path, bytes or text; FormatError if malformed."""
+    name = str(source) if isinstance(source, Path) else "<text>"
+    try:
+        if isinstance(source, Path):
+            return ET.parse(source).getroot()
+        return ET.fromstring(source)
+    except ET.ParseError as err:
+        raise FormatError(f"{name}: malformed XML ({err})") from err
+    except OSError as err:
+        raise FormatError(f"{name}: cannot read ({err.strerror or err})") from err
+
+
+def local(tag: str) -> str:
+    """An element's tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def namespace(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+def children(elem: ET.Element, name: str) -> list[ET.Element]:
+    """Direct children with this local name, whatever their namespace."""
+    return [c for c in elem if local(c.tag) == name]
+
+
+def child(elem: ET.Element, name: str) -> ET.Element | None:
+    found = children(elem, name)
+    return found[0] if found else None
+
+
+def descendants(elem: ET.Element, name: str) -> list[ET.Element]:
+    return [e for e in elem.iter() if local(e.tag) == name]
+
+
+def parse_points(text: str | None) -> np.ndarray:
+    """'x,y x,y ...' (PAGE) or 'x y x y ...' (ALTO) as a float32 (K, 2) array; empty when absent or odd."""
+    if not text:
+        return np.zeros((0, 2), np.float32)
+    try:
+        values = [float(v) for v in re.split(r"[\s,]+", text.strip()) if v]
+    except ValueError as err:
+        raise FormatError(f"bad coordinates {text[:60]!r}") from err
+    if len(values) % 2:
+        values = values[:-1]
+    return np.asarray(values, np.float32).reshape(-1, 2)
+
+
+def fmt_number(value: float) -> str:
+    """A coordinate as text: an integer where it is one, else up to two decimals."""
+    rounded = round(float(value), 2)
+    return str(int(rounded)) if rounded.is_integer() else f"{rounded:g}"
+
+
+def clean_text(text: str) -> str:
+    """Text with the characters XML cannot hold removed."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+class IdMaker:
+    """Hands out valid, unique XML IDs: keeps a good source id, else makes one from a prefix."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+        self.counter = 0
+
+    def __call__(self, wanted: str | None, prefix: str) -> str:
+        if wanted and _NCNAME.match(wanted) and wanted not in self.used:
+            self.used.add(wanted)
+            return wanted
+        while True:
+            self.counter += 1
+            candidate = f"{prefix}_{self.counter}"
+            if candidate not in self.used:
+                self.used.add(candidate)
+                return candidate
+
+
+def to_string(root: ET.Element) -> str:
+    """The document as indented UTF-8 XML text with a declaration."""
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,234 @@
+"""Reading page images: any common file, bytes, array or PIL image in, an (H, W, 3) uint8 RGB array out.
+
+Every failure is an ``ImageError`` whose one-line message names the input and the reason; nothing
+raised inside Pillow escapes unwrapped.
+"""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from htr.errors import ImageError
+
+MAX_PIXELS = 178_956_970  # Pillow's default decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS)
+
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
+
+_ORIENTATION = 0x0112  # the EXIF Orientation tag
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}  # the transposes and 90-degree rotations
+_WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}  # 16/32-bit grey: scaled to 8 bits by hand
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+
+def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The image as a C-contiguous (H, W, 3) uint8 RGB array, upright as its EXIF orientation says.
+
+    ``source`` is a path, the encoded file as bytes, a numpy array ((H, W), (H, W, 1), (H, W, 3) RGB or
+    (H, W, 4) RGBA; uint8, uint16, or float in 0..1, or 0..255 when its maximum is above 1) or a PIL image.
+    Transparency is composited on white; 16-bit data is scaled to 0..255. Images of more than
+    ``max_pixels`` pixels are refused from their header, before anything is decoded; Pillow's own refusal
+    above twice ``PIL.Image.MAX_IMAGE_PIXELS`` still applies, so a ``max_pixels`` beyond that needs it raised too.
+    Raises ``ImageError`` for anything that cannot be read.
+    """
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source, "<array>", max_pixels)
+    if isinstance(source, Image.Image):
+        return _decode(source, "<PIL image>", max_pixels)
+    name = _name(source)
+    with _opened(source, name) as im:
+        return _decode(im, name, max_pixels)
+
+
+def image_size(source: ImageSource) -> tuple[int, int]:
+    """(width, height) of the image as ``load_image`` returns it (after EXIF orientation), read from the
+    file's header alone.
+
+    An eXIf chunk after a PNG's image data (the PNG standard puts it before) is not looked for.
+    """
+    if isinstance(source, np.ndarray):
+        if source.ndim < 2:
+            raise _error("<array>", f"an image array has 2 or 3 dimensions, got shape {source.shape}")
+        return int(source.shape[1]), int(source.shape[0])
+    if isinstance(source, Image.Image):
+        return _oriented_size(source)
+    with _opened(source, _name(source)) as im:
+        return _oriented_size(im)
+
+
+def _name(source) -> str:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        return os.fsdecode(source)
+    raise TypeError(f"cannot read an image from {type(source).__name__}: give a path, bytes, an array or a PIL image")
+
+
+def _error(name: str, reason: str, cause: BaseException | None = None) -> ImageError:
+    """An ImageError with a one-line message; ``cause``'s first line is appended to ``reason``."""
+    if cause is not None:
+        detail = str(cause).strip().splitlines()
+        reason = f"{reason} ({detail[0] if detail else type(cause).__name__})"
+    message = f"{name}: {reason}"
+    return ImageError(message.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+@contextmanager
+def _opened(source, name: str) -> Iterator[Image.Image]:
+    """The lazily opened image of a path or bytes: only the header has been read when it is yielded.
+
+    Pillow's own decompression-bomb warning is silenced throughout: callers apply their own limit.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise _error(name, "empty data (0 bytes)")
+        fp = io.BytesIO(bytes(source))
+    else:
+        _check_file(Path(os.fspath(source)), name)
+        fp = source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(fp)
+        except UnidentifiedImageError as e:
+            raise _error(name, "not an image file, or a format Pillow cannot read") from e
+        except Image.DecompressionBombError as e:
+            raise _error(name, "image too large for Pillow's decompression-bomb limit", e) from e
+        except Exception as e:
+            raise _error(name, "cannot open image", e) from e
+        with im:
+            yield im
+
+
+def _check_file(path: Path, name: str) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError as e:
+        raise _error(name, "no such file") from e
+    except OSError as e:
+        raise _error(name, f"cannot read file ({e.strerror or e})") from e
+    if stat.S_ISDIR(info.st_mode):
+        raise _error(name, "is a directory, not an image file")
+    if info.st_size == 0:
+        raise _error(name, "empty file (0 bytes)")
+
+
+def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise _error(name, f"image has zero size ({width}x{height})")
+    if width * height > max_pixels:
+        raise _error(name, f"image too large: {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 = upright), from the header; 1 when the EXIF data is unreadable."""
+    try:
+        # PngImageFile.getexif decodes the whole image to look for an eXIf chunk after the pixel data;
+        # the base class's reads what the header gave.
+        exif = Image.Image.getexif(im) if im.format == "PNG" else im.getexif()
+        return int(exif.get(_ORIENTATION, 1))
+    except Exception:
+        return 1
+
+
+def _oriented_size(im: Image.Image) -> tuple[int, int]:
+    width, height = im.size
+    if _orientation(im) in _SWAPPING_ORIENTATIONS and not _oriented_by_pillow(im):
+        return height, width
+    return width, height
+
+
+def _oriented_by_pillow(im: Image.Image) -> bool:
+    """Whether Pillow already gives the upright size: recent versions do for TIFF (and turn it on load)."""
+    tags = getattr(im, "tag_v2", None)
+    return tags is not None and im.size != (tags.get(256), tags.get(257))  # ImageWidth, ImageLength
+
+
+def _decode(im: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+    """Check the header size, then decode, orient and normalise a (possibly lazily opened) PIL image."""
+    _check_size(im.width, im.height, name, max_pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im.load()  # decodes everything, so a truncated or corrupt file fails here
+        except Image.DecompressionBombError as e:
+            raise _error(name, "image too large for Pillow's decompression-bomb limit", e) from e
+        except Exception as e:
+            raise _error(name, "cannot decode image", e) from e
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception:
+            pass  # unreadable EXIF data: keep the image as stored, as image_size does
+        try:
+            array = _pil_to_array(im)
+        except Exception as e:
+            raise _error(name, f"cannot convert image mode {im.mode} to RGB", e) from e
+    return _array_to_rgb(array, name, max_pixels)
+
+
+def _pil_to_array(im: Image.Image) -> np.ndarray:
+    """An array ``_array_to_rgb`` takes: 16/32-bit grey as it is, transparent images as RGBA, others RGB."""
+    if im.mode in _WIDE_MODES:
+        return np.asarray(im)
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
+        return np.asarray(im.convert("RGBA"))
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+
+
+def _array_to_rgb(source: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
+    array = source
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (2, 3, 4))):
+        raise _error(name, f"unsupported array shape {array.shape}: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
+    _check_size(array.shape[1], array.shape[0], name, max_pixels)
+    rgb = _to_uint8(array, name)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    elif rgb.shape[2] == 2:  # grey + alpha
+        rgb = _on_white(np.repeat(rgb[:, :, :1], 3, axis=2), rgb[:, :, 1])
+    elif rgb.shape[2] == 4:
+        rgb = _on_white(rgb[:, :, :3], rgb[:, :, 3])
+    if rgb is source or not (rgb.flags.owndata and rgb.flags.writeable and rgb.flags.c_contiguous):
+        rgb = np.array(rgb, order="C")  # a writable copy, never a view of the caller's data
+    return rgb
+
+
+def _to_uint8(array: np.ndarray, name: str) -> np.ndarray:
+    """Values as uint8: uint16 scaled by 1/257, floats in 0..1 (or 0..255 when the maximum is above 1)
+    clipped and scaled, other integers kept when in 0..255, scaled by 1/257 when in 0..65535, else stretched."""
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if kind == "b":
+        return array.astype(np.uint8) * np.uint8(255)
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if kind == "f":
+        values = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if values.max() <= 1.0:
+            values *= 255.0
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    if kind in "iu":
+        values = array.astype(np.int64)
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and 255 < high <= 65535:
+            return ((values + 128) // 257).astype(np.uint8)
+        if low >= 0 and high <= 255:
+            return values.astype(np.uint8)
+        span = max(high - low, 1)
+        return ((values - low) * 255 // span).astype(np.uint8)
+    raise _error(name, f"unsupported array dtype {array.dtype}")
+
+
+def _on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB composited over a white background by its alpha (both uint8)."""
+    a = alpha.astype(np.uint32)[:, :, None]
+    return ((rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
