@@ -1,0 +1,160 @@
+"""The `htr` command line, run as a user runs it: a separate process, its stdout, stderr and exit code."""
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from htr import __version__
+from htr.formats import read_document, write_page_xml
+from tests.shared import shared_path, validate
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def htr(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "htr.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """The textbook dynamic programme, independent of htr.evaluate's bit-parallel one."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def test_console_script_and_version():
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("htr") == "htr.cli:main"
+    result = htr("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"htr {__version__}"
+
+
+def test_help_lists_the_commands():
+    result = htr("--help")
+    assert result.returncode == 0
+    for command in ("convert", "inspect", "eval"):
+        assert command in result.stdout
+
+
+def test_convert_page_to_alto_and_back(tmp_path, page):
+    source = tmp_path / "in.xml"
+    source.write_text(write_page_xml(page), encoding="utf-8")
+    result = htr("convert", source, tmp_path / "out.alto.xml")
+    assert result.returncode == 0, result.stderr
+    validate((tmp_path / "out.alto.xml").read_text(encoding="utf-8"), "alto4")
+    assert htr("convert", tmp_path / "out.alto.xml", tmp_path / "back.xml", "--to", "page").returncode == 0
+    back = read_document(tmp_path / "back.xml")
+    assert [ln.text for ln in back.lines] == [ln.text for ln in page.lines]
+    for fmt, name in (("hocr", "p.hocr"), ("text", "p.txt"), ("json", "p.json")):
+        assert htr("convert", source, tmp_path / name).returncode == 0
+        assert read_document(tmp_path / name).text.split() == page.text.split(), fmt
+    stdout = htr("convert", source, "-", "--to", "text")
+    assert stdout.returncode == 0 and stdout.stdout == page.text + "\n"
+
+
+def test_convert_a_folder(tmp_path, page):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for name in ("a.xml", "sub/b.xml"):
+        (tmp_path / "in" / name).write_text(write_page_xml(page), encoding="utf-8")
+    (tmp_path / "in" / "broken.xml").write_text("<PcGts><Page", encoding="utf-8")
+    result = htr("convert", tmp_path / "in", tmp_path / "out", "--to", "alto")
+    assert result.returncode == 1  # one document failed: reported, the others still converted
+    assert "broken.xml" in result.stderr and "converted 2 of 3" in result.stderr
+    for name in ("out/a.xml", "out/sub/b.xml"):
+        validate((tmp_path / name).read_text(encoding="utf-8"), "alto4")
+    assert not list((tmp_path / "out").rglob("*.part"))
+
+
+def test_convert_needs_a_format_for_plain_xml(tmp_path, page):
+    source = tmp_path / "in.xml"
+    source.write_text(write_page_xml(page), encoding="utf-8")
+    result = htr("convert", source, tmp_path / "out.xml")
+    assert result.returncode == 1 and "--to" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    text_as_jpeg = tmp_path / "notes.jpg"
+    text_as_jpeg.write_text("these are not pixels\n")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)).save(good, quality=90)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    malformed = tmp_path / "page.xml"
+    malformed.write_text('<?xml version="1.0"?><PcGts><Page imageWidth="1"></PcGts>')
+    return {"text named .jpg": text_as_jpeg, "zero-byte file": empty, "truncated JPEG": truncated,
+            "missing path": tmp_path / "nowhere.jpg", "malformed XML": malformed}
+
+
+@pytest.mark.parametrize("case", ["text named .jpg", "zero-byte file", "truncated JPEG", "missing path",
+                                  "malformed XML"])
+def test_bad_input_gives_one_clear_line(tmp_path, case):
+    path = bad_inputs(tmp_path)[case]
+    result = htr("inspect", path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("htr: error: ") and str(path) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_inspect_reports_good_files(tmp_path, page):
+    image = tmp_path / "scan.png"
+    Image.new("RGB", (64, 48), "white").save(image)
+    doc = tmp_path / "scan.xml"
+    doc.write_text(write_page_xml(page), encoding="utf-8")
+    result = htr("inspect", image, doc)
+    assert result.returncode == 0, result.stderr
+    assert f"{image}: image 64x48" in result.stdout
+    assert f"{doc}: document 1000x1400, 2 blocks, 4 lines, 2 words" in result.stdout
+
+
+def test_eval_text_of_ground_truth_against_itself_is_perfect():
+    gt = FIXTURES / "tesseract" / "page.xml"
+    report = json.loads(htr("eval", "text", gt, gt, "--json").stdout)
+    assert report["total"]["cer"] == 0 and report["total"]["wer"] == 0 and report["total"]["bow_f1"] == 1
+
+
+def test_eval_text_of_tesseract_output_matches_an_independent_count():
+    gt_path, pred_path = FIXTURES / "tesseract" / "page.xml", FIXTURES / "tesseract" / "page.txt"
+    result = htr("eval", "text", pred_path, gt_path, "--json")
+    assert result.returncode == 0, result.stderr
+    total = json.loads(result.stdout)["total"]
+    gt = " ".join(read_document(gt_path).text.split())
+    pred = " ".join(pred_path.read_text(encoding="utf-8").split())
+    assert total["chars"] == len(gt)
+    assert total["cer"] == pytest.approx(levenshtein(pred, gt) / len(gt))
+    assert 0.02 < total["cer"] < 0.5  # Tesseract made some mistakes on the noisy page, and read most of it
+
+
+def test_eval_text_folders_match_by_name(tmp_path):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir(), pred_dir.mkdir()
+    (gt_dir / "a.txt").write_text("the quick brown fox\n")
+    (gt_dir / "b.txt").write_text("jumps over\n")
+    (pred_dir / "a.hocr.txt").write_text("not matched\n")
+    (pred_dir / "a.txt").write_text("the quick brown box\n")
+    result = htr("eval", "text", pred_dir, gt_dir)
+    assert result.returncode == 0
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert float(rows["a"][1]) == pytest.approx(1 / 19, abs=1e-4)
+    assert float(rows["b"][1]) == 1.0 and "no prediction" in result.stdout
+    assert "1 ground-truth pages have no prediction" in result.stderr
+
+
+@pytest.mark.shared
+def test_eval_text_on_real_ground_truth_against_itself():
+    folder = shared_path("data", "hooker", "dev")
+    report = json.loads(htr("eval", "text", folder, folder, "--json").stdout)
+    assert report["total"]["pages"] == len(list(folder.glob("*.xml"))) and report["total"]["chars"] > 10000
+    assert report["total"]["cer"] == 0.0
