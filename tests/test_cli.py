@@ -158,3 +158,22 @@ def test_eval_text_on_real_ground_truth_against_itself():
     report = json.loads(htr("eval", "text", folder, folder, "--json").stdout)
     assert report["total"]["pages"] == len(list(folder.glob("*.xml"))) and report["total"]["chars"] > 10000
     assert report["total"]["cer"] == 0.0
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("folder, there, back", [("hooker/dev", "alto", "page"), ("testaments/dev", "page", "alto")])
+def test_convert_round_trips_real_folders(tmp_path, folder, there, back):
+    source = shared_path("data", folder)
+    assert htr("convert", source, tmp_path / there, "--to", there).returncode == 0
+    assert htr("convert", tmp_path / there, tmp_path / back, "--to", back).returncode == 0
+    schemas = {"page": "page2019", "alto": "alto4"}
+    originals = sorted(source.glob("*.xml"))
+    for original_path in originals:
+        original = read_document(original_path)
+        for fmt in (there, back):
+            path = tmp_path / fmt / original_path.name
+            validate(path.read_text(encoding="utf-8"), schemas[fmt])
+            copy = read_document(path)
+            assert [ln.text for ln in copy.lines] == [ln.text for ln in original.lines], path
+            for a, b in zip(original.lines, copy.lines):
+                np.testing.assert_array_equal(a.polygon, b.polygon)

@@ -1,13 +1,11 @@
 """Readers and writers of PAGE-XML, ALTO, hOCR, JSON and text: round trips, schema validity, real exports."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from htr.errors import FormatError
 from htr.formats import (format_for_path, parse_document, read_alto, read_document, read_hocr, read_page_xml,
                          sniff_format, write_alto, write_document, write_hocr, write_json, write_page_xml)
-from tests.shared import SHARED, shared_path, validate
+from tests.shared import validate
 
 
 def line_texts(page):
@@ -195,31 +193,4 @@ def test_reading_a_missing_or_binary_file_fails_clearly(tmp_path):
         read_document(binary)
 
 
-# ---------------------------------------------------------------------------------- real exports in ../shared
-
-def shared_pages(folder: str) -> list[Path]:
-    pages = sorted(shared_path("data", folder).glob("*.xml"))
-    assert pages, f"no XML in {SHARED / 'data' / folder}"
-    return pages
-
-
-@pytest.mark.shared
-@pytest.mark.parametrize("folder, there, back", [("hooker/dev", "alto", "page"),
-                                                 ("testaments/dev", "page", "alto")])
-def test_real_pages_round_trip_and_validate(folder, there, back):
-    schemas = {"page": "page2019", "alto": "alto4"}
-    total_lines = 0
-    for path in shared_pages(folder):
-        original = read_document(path)
-        total_lines += len(original.lines)
-        for first, second in ((there, back), (back, there)):
-            text1 = write_document(original, first)
-            validate(text1, schemas[first])
-            once = parse_document(text1)
-            text2 = write_document(once, second)
-            validate(text2, schemas[second])
-            twice = parse_document(text2)
-            for copy in (once, twice):
-                assert line_texts(copy) == line_texts(original), path
-                assert_same_geometry(original, copy)
-    assert total_lines > 300  # hooker/dev holds about 1,000 lines, testaments/dev about 370
+# Real exports of ../shared round-trip through `htr convert` in tests/test_cli.py.
