@@ -9,6 +9,7 @@ from pathlib import Path
 from htr import __version__
 from htr.errors import HTRError
 from htr.formats import EXTENSIONS, FORMATS, format_for_path, read_document, write_document
+from htr.synth.command import add_commands as add_synth_commands
 
 DOCUMENT_SUFFIXES = (".xml", ".hocr", ".html", ".htm", ".xhtml", ".txt", ".json")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2", ".gif")
@@ -198,12 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--json", action="store_true", help="print a JSON report")
     text.set_defaults(func=cmd_eval_text)
 
-    try:
-        from htr.synth.command import add_commands as add_synth_commands
-    except ImportError:  # the synthetic-data generator is optional while it is being built
-        add_synth_commands = None
-    if add_synth_commands:
-        add_synth_commands(commands)
+    add_synth_commands(commands)
     return parser
 
 

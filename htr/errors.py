@@ -11,3 +11,7 @@ class ImageError(HTRError, ValueError):
 
 class FormatError(HTRError, ValueError):
     """A document file that cannot be read or written: malformed XML, unknown format, missing fields."""
+
+
+class ResourceError(HTRError, RuntimeError):
+    """Something htr needs is missing or failed to install: fonts, model weights, an external program."""

@@ -161,15 +161,18 @@ def _equiv(parent: ET.Element, text: str, confidence: float | None) -> None:
     _sub(parent[-1], "Unicode").text = clean_text(text)
 
 
-def write_page_xml(page: Page, creator: str | None = None) -> str:
-    """The page as PAGE-XML 2019 text (valid against pagecontent-2019-07-15.xsd)."""
+def write_page_xml(page: Page, creator: str | None = None, created: datetime | None = None) -> str:
+    """The page as PAGE-XML 2019 text (valid against pagecontent-2019-07-15.xsd).
+
+    ``created`` stamps Created and LastChange (default: now); a fixed value makes the output reproducible.
+    """
     from htr import __version__
 
     ET.register_namespace("", NS_2019)
     ET.register_namespace("xsi", XSI)
     root = ET.Element(f"{{{NS_2019}}}PcGts", {f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION})
     meta = _sub(root, "Metadata")
-    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    now = (created or datetime.now(timezone.utc)).replace(microsecond=0).isoformat()
     _sub(meta, "Creator").text = creator or f"htr {__version__}"
     _sub(meta, "Created").text = now
     _sub(meta, "LastChange").text = now
