@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
+
+# Idle OpenMP threads sleep instead of spinning: on a 2-core machine, spinning doubles torch's time per page.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from htr import __version__
 from htr.errors import HTRError
 from htr.formats import EXTENSIONS, FORMATS, format_for_path, read_document, write_document
+from htr.detection import command as detection_command
 from htr.synth.command import add_commands as add_synth_commands
 
 DOCUMENT_SUFFIXES = (".xml", ".hocr", ".html", ".htm", ".xhtml", ".txt", ".json")
@@ -155,6 +161,19 @@ def cmd_eval_text(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- train
+
+TRAINERS = {"det": "htr.train.det", "rec": "htr.train.rec"}
+
+
+def cmd_train(args) -> int:
+    """Hand the arguments to the trainer's own parser (it imports torch, so only when training)."""
+    module = importlib.import_module(TRAINERS[args.model])
+    parser = argparse.ArgumentParser(prog=f"htr train {args.model}", description=module.__doc__)
+    module.configure_parser(parser)
+    return module.run(parser.parse_args(args.options))
+
+
 # ----------------------------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
     text.add_argument("--json", action="store_true", help="print a JSON report")
     text.set_defaults(func=cmd_eval_text)
+
+    detect = commands.add_parser(
+        "detect", help="find text lines and words on a page image",
+        description="Detect text lines and words on a page image; write them as PAGE-XML or JSON and draw them.")
+    detection_command.configure_detect(detect)
+    detect.set_defaults(func=detection_command.run_detect)
+    eval_detect = eval_commands.add_parser(
+        "detect", help="precision, recall and F1 of detected line polygons",
+        description="Detect the lines of every page image in a folder with ground-truth PAGE/ALTO beside it, and "
+                    "score them: one-to-one matching at an IoU threshold, per folder and in total.")
+    detection_command.configure_eval_detect(eval_detect)
+    eval_detect.set_defaults(func=detection_command.run_eval_detect)
+
+    train = commands.add_parser("train", help="train the detector or the recognizer",
+                                description="Train a model: `htr train det --help`, `htr train rec --help`.")
+    train.add_argument("model", choices=sorted(TRAINERS), help="det (detector) or rec (recognizer)")
+    train.add_argument("options", nargs=argparse.REMAINDER, help="the trainer's options (see its --help)")
+    train.set_defaults(func=cmd_train)
 
     add_synth_commands(commands)
     return parser

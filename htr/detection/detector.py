@@ -1,0 +1,110 @@
+"""Page in, detections out: the weights file, preprocessing and the `Detector` that ties model and
+post-processing together.
+
+A weights file is a dict saved with ``torch.save`` and read with ``torch.load(weights_only=True)``:
+{'format': 'htr-det/1', 'model': state dict, 'config': DetConfig as a dict, 'preprocessing': {...},
+'postprocessing': {kind: PostConfig as a dict}, 'meta': {...}}.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from htr.detection.data import MEAN, STD
+from htr.detection.model import DBNet, DetConfig, build_model
+from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
+from htr.errors import HTRError
+from htr.imageio import ImageSource, load_image
+
+FORMAT = "htr-det/1"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "det.pt"
+DEFAULT_PREPROCESSING = {"long_side": 1024, "multiple": 32, "mean": MEAN, "std": STD}
+DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": PostConfig(shrink_ratio=0.6)}
+
+
+def save_weights(path: str | Path, model: DBNet, preprocessing: dict | None = None,
+                 post: dict[str, PostConfig] | None = None, meta: dict | None = None) -> None:
+    post = post or DEFAULT_POST
+    blob = {"format": FORMAT, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "config": model.cfg.to_dict(), "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
+            "postprocessing": {k: asdict(v) for k, v in post.items()}, "meta": meta or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def load_weights(path: str | Path) -> tuple[DBNet, dict, dict[str, PostConfig], dict]:
+    """(model in eval mode, preprocessing, post-processing per kind, meta) from a weights file."""
+    path = Path(path)
+    if not path.exists():
+        raise HTRError(f"{path}: detector weights not found (train them with `htr train det` or pass --weights)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise HTRError(f"{path}: not a readable detector weights file ({type(err).__name__})") from err
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise HTRError(f"{path}: not an htr detector weights file (format {FORMAT!r} expected)")
+    model = build_model(DetConfig.from_dict(blob["config"]))
+    model.load_state_dict(blob["model"])
+    model.eval()
+    post = {k: PostConfig(**v) for k, v in blob.get("postprocessing", {}).items()} or dict(DEFAULT_POST)
+    return model, {**DEFAULT_PREPROCESSING, **blob.get("preprocessing", {})}, post, blob.get("meta", {})
+
+
+def prepare(image: np.ndarray, long_side: int, multiple: int = 32, mean: float = MEAN,
+            std: float = STD) -> tuple[torch.Tensor, tuple[float, float]]:
+    """(1, 3, H, W) input with the page's long side at ``long_side`` (padded right and bottom to a multiple
+    of ``multiple``), and the resize factors (sx, sy): input pixels per original pixel."""
+    h, w = image.shape[:2]
+    s = long_side / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(image, (nw, nh), interpolation=interp)
+    ph, pw = math.ceil(nh / multiple) * multiple, math.ceil(nw / multiple) * multiple
+    x = np.full((ph, pw, 3), 255, np.uint8)  # pad with white paper
+    x[:nh, :nw] = small
+    x = (x.astype(np.float32) / 255.0 - mean) / std
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())[None], (nw / w, nh / h)
+
+
+class Detector:
+    """Loads weights once; ``detect(image)`` gives line and word polygons in original pixels."""
+
+    def __init__(self, weights: str | Path | None = None, threads: int | None = None):
+        self.model, self.pre, self.post, self.meta = load_weights(weights or DEFAULT_WEIGHTS)
+        if threads:
+            torch.set_num_threads(threads)
+
+    @classmethod
+    def from_model(cls, model: DBNet, preprocessing: dict | None = None,
+                   post: dict[str, PostConfig] | None = None) -> "Detector":
+        self = cls.__new__(cls)
+        self.model, self.meta = model, {}
+        self.pre = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
+        self.post = post or dict(DEFAULT_POST)
+        return self
+
+    def maps(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+        """Probability maps (kinds, h, w) of an RGB page and original pixels per map pixel (x, y)."""
+        x, s = prepare(image, self.pre["long_side"], self.pre["multiple"], self.pre["mean"], self.pre["std"])
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            prob = self.model(x)["prob"][0].numpy()
+        self.model.train(was_training)
+        stride = x.shape[-1] / prob.shape[-1]
+        return prob, (stride / s[0], stride / s[1])
+
+    def detect(self, image: ImageSource, kinds: tuple[str, ...] | None = None) -> list[Detection]:
+        """Detections of a page (a path, bytes, array or PIL image), lines first, then words."""
+        rgb = load_image(image)
+        prob, scale = self.maps(rgb)
+        found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post)
+        return [d for d in found if kinds is None or d.kind in kinds]

@@ -1,0 +1,195 @@
+"""From probability maps to polygons: numpy, cv2, pyclipper and shapely only (no torch).
+
+Per kind: binarize the map, optionally split regions that hold several confident seeds along the valley of
+probability between them (watershed; separates touching lines), trace each region's outer contour, simplify
+it (approxPolyDP, so curved and slanted lines keep their shape), score it by the mean probability inside,
+grow it back by the offset that undoes the training shrink (pyclipper), and scale it to original pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from htr.detection.targets import clean_polygon, expand_distance, offset_polygon, short_side
+
+
+@dataclass(eq=False)
+class Detection:
+    polygon: np.ndarray  # (K, 2) float32, original-image pixels
+    score: float  # mean probability inside the detected kernel
+    kind: str  # "line" | "word"
+
+
+@dataclass
+class PostConfig:
+    """Thresholds of one kind; ``unclip_ratio`` None undoes the shrink exactly (``expand_distance``),
+    a number uses DB's D' = A' * unclip_ratio / L' instead."""
+
+    shrink_ratio: float = 0.4
+    bin_thresh: float = 0.3  # probability above which a pixel is text
+    box_thresh: float = 0.5  # minimum mean probability of a region
+    seed_thresh: float | None = 0.6  # split regions holding several components above this; None: never
+    unclip_ratio: float | None = None
+    unclip_scale: float = 1.0  # multiplies the growth offset
+    min_size: float = 1.5  # smallest kernel short side kept, map pixels
+    epsilon: float = 0.6  # approxPolyDP tolerance, map pixels
+    max_regions: int = 2000
+
+
+def _stacked_groups(seed_labels: np.ndarray, region: np.ndarray, ids: np.ndarray) -> dict[int, int]:
+    """Seed id -> group id for the seeds of one region: seeds that overlap across the region's direction
+    (pieces of one line, side by side) share a group; seeds stacked one above the other do not."""
+    ys, xs = np.nonzero(region)
+    (_, _), (w, h), angle = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
+    t = np.deg2rad(angle + (90.0 if h > w else 0.0))  # the region's long direction
+    normal = np.array([-np.sin(t), np.cos(t)])
+    sy, sx = np.nonzero(np.isin(seed_labels, ids) & region)
+    lab = seed_labels[sy, sx]
+    across = sx * normal[0] + sy * normal[1]
+    spans = {int(i): (across[lab == i].min(), across[lab == i].max() + 1) for i in ids}
+    group = {i: i for i in spans}
+
+    def root(i):
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    order = sorted(spans)
+    for n, i in enumerate(order):
+        for j in order[n + 1:]:
+            (a0, a1), (b0, b1) = spans[i], spans[j]
+            if min(a1, b1) - max(a0, b0) > 0.5 * min(a1 - a0, b1 - b0):
+                group[root(j)] = root(i)
+    return {i: root(i) for i in spans}
+
+
+def split_regions(prob: np.ndarray, binary: np.ndarray, seed_thresh: float | None) -> np.ndarray:
+    """``binary`` as uint8, with 1-pixel cuts through every connected region that holds stacked seeds
+    (components of prob > seed_thresh; seeds side by side along the region's direction count as one):
+    each pixel of such a region goes to its nearest seed group, and the pixels where that assignment
+    changes are cleared (the result is meant for 4-connected labelling)."""
+    binary = binary.astype(np.uint8)
+    if seed_thresh is None:
+        return binary
+    seeds = (prob > seed_thresh).astype(np.uint8) & binary
+    n_seeds, seed_labels = cv2.connectedComponents(seeds, connectivity=8)
+    if n_seeds <= 2:  # background + at most one seed: nothing to split
+        return binary
+    _, region_labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    on = seeds > 0
+    pairs = np.unique(np.stack([region_labels[on], seed_labels[on]]), axis=1)
+    regions, counts = np.unique(pairs[0], return_counts=True)
+    lut = np.zeros(n_seeds, np.int32)  # seed id -> group id (0: not split)
+    for r in regions[counts > 1]:
+        x, y, w, h, _ = stats[r]
+        box = (slice(y, y + h), slice(x, x + w))
+        groups = _stacked_groups(seed_labels[box], region_labels[box] == r, pairs[1][pairs[0] == r])
+        if len(set(groups.values())) > 1:
+            for i, g in groups.items():
+                lut[i] = g
+    if not lut.any():
+        return binary
+    todo = np.isin(region_labels, np.unique(region_labels[on & (lut[seed_labels] > 0)]))
+    source = np.where(todo & on, 0, 255).astype(np.uint8)  # distance to the seeds of the regions to split
+    _, nearest = cv2.distanceTransformWithLabels(source, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    seed_of = np.zeros(nearest.max() + 1, np.int32)  # DIST_LABEL_PIXEL numbers the zero pixels
+    zero = source == 0
+    seed_of[nearest[zero]] = lut[seed_labels[zero]]
+    owner = seed_of[nearest]
+    cut = np.zeros_like(todo)
+    cut[:, :-1] |= owner[:, :-1] != owner[:, 1:]
+    cut[:-1, :] |= owner[:-1, :] != owner[1:, :]
+    out = binary.copy()
+    out[todo & cut] = 0
+    return out
+
+
+def simplify(contour: np.ndarray, epsilon: float) -> np.ndarray:
+    """A contour (N, 1, 2) as a float64 (K, 2) polygon simplified to ``epsilon`` pixels (K >= 4 where possible)."""
+    approx = cv2.approxPolyDP(contour, epsilon, True) if epsilon > 0 else contour
+    if len(approx) < 4:
+        approx = contour
+    return approx.reshape(-1, 2).astype(np.float64)
+
+
+def unclip(poly: np.ndarray, cfg: PostConfig) -> np.ndarray | None:
+    """The kernel polygon grown back to the text outline; the largest piece where pyclipper gives several,
+    None where it gives none."""
+    area, perimeter = abs(cv2.contourArea(poly.astype(np.float32))), cv2.arcLength(poly.astype(np.float32), True)
+    if area <= 0 or perimeter <= 0:
+        return None
+    if cfg.unclip_ratio is None:
+        distance = expand_distance(area, perimeter, cfg.shrink_ratio)
+    else:
+        distance = area * cfg.unclip_ratio / perimeter
+    grown = offset_polygon(poly, distance * cfg.unclip_scale)
+    if not grown:
+        return None
+    return max(grown, key=lambda p: abs(cv2.contourArea(p.astype(np.float32))))
+
+
+def region_polygons(prob: np.ndarray, cfg: PostConfig) -> list[tuple[np.ndarray, float]]:
+    """(polygon in map pixels, score) for every region of one probability map (H, W) float."""
+    prob = np.asarray(prob, np.float32)
+    binary = split_regions(prob, prob > cfg.bin_thresh, cfg.seed_thresh)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
+    order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: cfg.max_regions] + 1
+    out = []
+    for i in order:
+        x, y, w, h, area = stats[i]
+        if area < 3 or min(w, h) < cfg.min_size:
+            continue
+        crop = labels[y:y + h, x:x + w] == i
+        score = float(prob[y:y + h, x:x + w][crop].mean())
+        if score < cfg.box_thresh:
+            continue
+        contours, _ = cv2.findContours(crop.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            continue
+        contour = max(contours, key=cv2.contourArea)
+        # contour points are pixel centres; +0.5 puts the polygon on the pixel grid of the map, and the
+        # half pixel of the border the contour runs through is added back by growing it by 0.5
+        poly = simplify(contour, cfg.epsilon) + (x + 0.5, y + 0.5)
+        pieces = [p for part in clean_polygon(poly) for p in offset_polygon(part, 0.5)]
+        if not pieces:
+            continue
+        poly = max(pieces, key=lambda p: abs(cv2.contourArea(p.astype(np.float32))))
+        if short_side(poly) < cfg.min_size:
+            continue
+        grown = unclip(poly, cfg)
+        if grown is not None:
+            out.append((grown, score))
+    return out
+
+
+def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], image_size: tuple[int, int],
+                       kinds=("line", "word"), configs: dict[str, PostConfig] | None = None) -> list[Detection]:
+    """Detections from probability maps ``prob`` (kinds, H, W).
+
+    ``scale``: original pixels per map pixel (one number, or (sx, sy)); ``image_size``: (width, height) of
+    the original image, to which polygons are clipped. ``configs`` maps kind -> PostConfig (defaults).
+    Detections come per kind in descending area order.
+    """
+    prob = np.asarray(prob)
+    if prob.ndim == 2:
+        prob = prob[None]
+    sx, sy = (scale, scale) if np.isscalar(scale) else scale
+    width, height = image_size
+    configs = configs or {}
+    found = []
+    for channel, kind in enumerate(kinds[: len(prob)]):
+        cfg = configs.get(kind, PostConfig())
+        for poly, score in region_polygons(prob[channel], cfg):
+            pts = poly * (sx, sy)
+            pts[:, 0] = np.clip(pts[:, 0], 0, width)
+            pts[:, 1] = np.clip(pts[:, 1], 0, height)
+            if abs(cv2.contourArea(pts.astype(np.float32))) <= 0:
+                continue
+            found.append(Detection(pts.astype(np.float32), score, kind))
+    return found
+
+
+__all__ = ["Detection", "PostConfig", "maps_to_detections", "region_polygons", "split_regions", "unclip",
+           "simplify"]
