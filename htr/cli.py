@@ -15,6 +15,7 @@ from htr import __version__
 from htr.errors import HTRError
 from htr.formats import EXTENSIONS, FORMATS, format_for_path, read_document, write_document
 from htr.detection import command as detection_command
+from htr.recognition import command as recognition_command
 from htr.synth.command import add_commands as add_synth_commands
 
 DOCUMENT_SUFFIXES = (".xml", ".hocr", ".html", ".htm", ".xhtml", ".txt", ".json")
@@ -229,6 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "score them: one-to-one matching at an IoU threshold, per folder and in total.")
     detection_command.configure_eval_detect(eval_detect)
     eval_detect.set_defaults(func=detection_command.run_eval_detect)
+
+    recognize = commands.add_parser(
+        "recognize", help="read the text of line images",
+        description="Recognise the text of line images (one text line per image, cropped).")
+    recognition_command.configure_recognize(recognize)
+    recognize.set_defaults(func=recognition_command.run_recognize)
+    eval_lines = eval_commands.add_parser(
+        "lines", help="CER and WER of recognised ground-truth lines",
+        description="Crop every ground-truth line of a folder of page images with PAGE/ALTO beside them, "
+                    "recognise it, and print CER and WER per folder and in total.")
+    recognition_command.configure_eval_lines(eval_lines)
+    eval_lines.set_defaults(func=recognition_command.run_eval_lines)
 
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")

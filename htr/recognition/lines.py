@@ -1,0 +1,65 @@
+"""Ground-truth lines of PAGE/ALTO folders as recogniser crops: (crop, text, name) per transcribed line."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from htr.formats import read_document
+from htr.geometry import crop_page_lines
+from htr.imageio import load_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
+
+
+@dataclass
+class GTLine:
+    image: np.ndarray  # (height, W) grey uint8 crop
+    text: str
+    name: str  # "<document stem>:<line index or id>"
+
+
+def image_for(xml: Path, source: str | None) -> Path | None:
+    """The page image of a ground-truth file: the file it names beside it, else one of the same stem."""
+    if source:
+        candidate = xml.parent / Path(source).name
+        if candidate.exists():
+            return candidate
+    stem = xml.name[:-len(".page.xml")] if xml.name.endswith(".page.xml") else xml.stem
+    for suffix in IMAGE_SUFFIXES:
+        for s in (suffix, suffix.upper()):
+            candidate = xml.parent / (stem + s)
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def gt_documents(folder: Path) -> list[Path]:
+    """The .xml ground-truth files under a folder (recursive, sorted)."""
+    return sorted(p for p in Path(folder).rglob("*.xml") if p.is_file())
+
+
+def document_lines(xml: Path, height: int = 40) -> list[GTLine]:
+    """The transcribed lines of one PAGE/ALTO file, cropped from its image; lines whose polygon is
+    degenerate are left out. Raises FileNotFoundError when the image is missing."""
+    page = read_document(xml)
+    image_path = image_for(xml, page.source)
+    if image_path is None:
+        raise FileNotFoundError(f"{xml}: no page image found beside it")
+    image = load_image(image_path)
+    page.width, page.height = image.shape[1], image.shape[0]
+    page.clip_to_image()
+    lines = [line for line in page.lines if line.text.strip()]
+    out = []
+    for i, (line, crop) in enumerate(zip(lines, crop_page_lines(image, lines, height))):
+        if crop is not None:
+            out.append(GTLine(crop.image, line.text.strip(), f"{xml.stem}:{line.id or i}"))
+    return out
+
+
+def folder_lines(folder: Path, height: int = 40) -> Iterator[tuple[Path, list[GTLine]]]:
+    """(document, its lines) for every ground-truth file of a folder."""
+    for xml in gt_documents(folder):
+        yield xml, document_lines(xml, height)

@@ -1,0 +1,122 @@
+"""Recognising line crops with shipped weights: preprocessing, batching by width, the weights file.
+
+A weights file (``torch.load(path, weights_only=True)``) is a dict: ``state_dict`` (fp16 tensors),
+``config`` (RecConfig as a plain dict), ``charset`` (str; labels 0 and 1 are blank and unknown),
+``preprocess`` ({"height", "normalize", "stride"}) and free-form ``meta`` (training step, dev CER...).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from htr.recognition.codec import Codec
+from htr.recognition.decode import LineRecognition, decode
+from htr.recognition.model import CRNN, RecConfig, build_model
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "rec.pt"
+NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
+
+
+def normalize(grey: np.ndarray) -> np.ndarray:
+    """A grey uint8 crop as float32 with paper ~0 and ink ~1 (per-line contrast stretch)."""
+    g = grey.astype(np.float32)
+    lo, hi = np.percentile(g, (2, 98)) if g.size else (0.0, 255.0)
+    span = max(hi - lo, 32.0)
+    return np.clip((np.float32(hi) - g) / np.float32(span), 0.0, 1.0).astype(np.float32)
+
+
+def fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    """A crop as (height, W) grey uint8: RGB to grey, resized to ``height`` keeping the aspect ratio."""
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2GRAY)
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    h, w = image.shape
+    if h != height:
+        width = max(1, int(round(w * height / h)))
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
+    return image
+
+
+def make_batch(images: list[np.ndarray], min_width: int = 16, multiple: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised (H, W_i) float crops padded with paper (0) on the right into (B, 1, H, W) and widths (B,)."""
+    widths = [max(im.shape[1], min_width) for im in images]
+    w = -(-max(widths) // multiple) * multiple
+    batch = np.zeros((len(images), 1, images[0].shape[0], w), np.float32)
+    for i, im in enumerate(images):
+        batch[i, 0, :, :im.shape[1]] = im
+    return torch.from_numpy(batch), torch.tensor(widths, dtype=torch.long)
+
+
+def save_weights(path, model: CRNN, codec: Codec, meta: dict | None = None, half: bool = True) -> None:
+    """Write a self-describing weights file (fp16 state dict unless ``half`` is False)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).clone().contiguous()
+             for k, v in model.state_dict().items()}
+    blob = {"state_dict": state, "config": model.cfg.to_dict(), "charset": codec.charset,
+            "preprocess": {"height": model.cfg.height, "normalize": NORMALIZE, "stride": model.cfg.stride},
+            "meta": dict(meta or {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def load_weights(path) -> tuple[CRNN, Codec, dict]:
+    """(model in eval mode, fp32; codec; the file's dict without the state dict)."""
+    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    cfg = RecConfig.from_dict(blob["config"])
+    model = build_model(cfg)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    model.eval()
+    info = {k: v for k, v in blob.items() if k != "state_dict"}
+    return model, Codec(blob["charset"]), info
+
+
+class Recognizer:
+    """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
+
+    def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = 0, batch_size: int = 16, max_pixels: int = 400_000):
+        self.model, self.codec, self.info = load_weights(weights)
+        self.height = self.model.cfg.height
+        self.stride = self.model.cfg.stride
+        self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
+
+    @torch.inference_mode()
+    def logprobs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-crop (T_i, classes) log-probabilities, in input order."""
+        images = [normalize(fit_height(c, self.height)) for c in crops]
+        order = sorted(range(len(images)), key=lambda i: images[i].shape[1])
+        out: list[np.ndarray | None] = [None] * len(images)
+        start = 0
+        while start < len(order):
+            end = start + 1  # grow the batch while it stays under batch_size and max_pixels
+            while (end < len(order) and end - start < self.batch_size
+                   and (end - start + 1) * images[order[end]].shape[1] * self.height <= self.max_pixels):
+                end += 1
+            idx = order[start:end]
+            x, widths = make_batch([images[i] for i in idx])
+            lp = self.model(x, widths).log_softmax(-1).float().numpy()
+            for k, i in enumerate(idx):
+                out[i] = lp[k, : int(self.model.frames(widths[k]))]
+            start = end
+        return out
+
+    def recognize(self, crops: list[np.ndarray]) -> list[LineRecognition]:
+        """Text, confidences and char/word x-spans (in each crop's own pixels) for grey or RGB crops."""
+        results = []
+        for crop, lp in zip(crops, self.logprobs(crops)):
+            rec = decode(lp, self.codec, self.beam, self.stride)
+            factor = crop.shape[0] / self.height  # spans back to the caller's crop pixels
+            if factor != 1:
+                for s in [*rec.chars, *rec.words]:
+                    s.x0, s.x1 = s.x0 * factor, s.x1 * factor
+            results.append(rec)
+        return results
+
+    def recognize_line(self, crop: np.ndarray) -> LineRecognition:
+        return self.recognize([crop])[0]

@@ -1,0 +1,281 @@
+"""Training the line recogniser: ``python -m htr.train.rec --out runs/rec`` (resumes from OUT/last.pt).
+
+CTC loss, AdamW with linear warm-up and cosine decay, gradient clipping. Every ``--ckpt-minutes`` it writes
+OUT/last.pt (model, optimiser, scheduler, step, RNG states: a full resume); at every dev evaluation it logs
+CER on a fixed subset of the dev lines (never trained on) to OUT/log.csv, keeps OUT/best.pt (a weights file
+as ``htr.recognition.load_weights`` reads) and redraws OUT/curve.png. ``--export CKPT WEIGHTS`` writes a
+shippable weights file from a checkpoint.
+
+Resuming takes the options from the command line, so repeat the launch options (the defaults are those of
+the run in runs/rec); a changed plan is reported. Batch k is a pure function of (seed, k), so the data
+position is the step. SIGTERM or Ctrl-C finishes the step, checkpoints and exits.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+# Threads that spin while waiting cost dearly on a shared 2-core machine (4x slower measured): let them sleep.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from htr.evaluate import score_text
+from htr.recognition.codec import DEFAULT_CHARSET, Codec
+from htr.recognition.decode import greedy_decode
+from htr.recognition.model import RecConfig, build_model, count_macs
+from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
+from htr.train.data import BatchData, LineSet, Mix, load_lines, synth_available, worker_init
+from htr.train.plot import plot_curves
+
+PLAN_ARGS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps",
+             "synth_final", "seed")  # what a resumed run normally repeats
+LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer",
+              "dev_cer_hooker", "dev_cer_testaments", "dev_lines"]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    a = parser.add_argument
+    a("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, cache/ (default: runs/rec)")
+    a("--steps", type=int, default=40000, help="total optimiser steps of the LR schedule (default: 40000)")
+    a("--batch-size", type=int, default=16)
+    a("--lr", type=float, default=1.5e-3, help="peak learning rate (default: 1.5e-3)")
+    a("--warmup", type=int, default=500, help="linear warm-up steps (default: 500)")
+    a("--weight-decay", type=float, default=0.01)
+    a("--clip", type=float, default=5.0, help="gradient-norm clipping (default: 5)")
+    a("--height", type=int, default=40, help="input height in pixels (default: 40)")
+    a("--channels", default="16,32,64,96", help="CNN channels per stage (default: 16,32,64,96)")
+    a("--blocks", default="0,0,1,0", help="residual blocks per stage (default: 0,0,1,0)")
+    a("--hidden", type=int, default=128, help="LSTM hidden size per direction (default: 128)")
+    a("--synth", choices=("auto", "on", "off"), default="auto",
+      help="synthetic lines from htr.synth: auto uses them when they render here (default: auto)")
+    a("--synth-steps", type=int, default=1000, help="synthetic-only warm start, in steps (default: 1000)")
+    a("--ramp-steps", type=int, default=6000, help="step by which real lines of every length are in (default: 6000)")
+    a("--synth-final", type=float, default=0.3, help="share of synthetic lines after the ramp (default: 0.3)")
+    a("--eval-every", type=int, default=500, help="dev evaluation interval in steps (default: 500)")
+    a("--eval-lines", type=int, default=300, help="size of the fixed dev subset (default: 300)")
+    a("--log-every", type=int, default=50)
+    a("--ckpt-minutes", type=float, default=5.0, help="checkpoint interval (default: 5 minutes)")
+    a("--max-steps", type=int, default=0, help="stop after this step (0: at --steps)")
+    a("--threads", type=int, default=2, help="torch threads (default: 2)")
+    a("--workers", type=int, default=1, help="DataLoader workers (default: 1)")
+    a("--seed", type=int, default=1)
+    a("--export", nargs=2, metavar=("CKPT", "WEIGHTS"), help="write WEIGHTS (fp16) from a checkpoint and exit")
+    return parser
+
+
+def lr_lambda(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def dev_subset(dev: LineSet, n: int) -> list[int]:
+    """A fixed, evenly spread subset of dev lines, half from each data set where possible."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(dev.names):
+        groups.setdefault(name.split("/")[0], []).append(i)
+    per = max(1, n // max(1, len(groups)))
+    chosen = []
+    for idx in groups.values():
+        step = max(1, len(idx) // per)
+        chosen += idx[::step][:per]
+    return sorted(chosen)
+
+
+@torch.no_grad()
+def evaluate(model, codec: Codec, dev: LineSet, subset: list[int], batch_size: int = 32) -> dict:
+    """Greedy-decoded CER/WER on the dev subset, overall and per data set."""
+    model.eval()
+    order = sorted(subset, key=lambda i: dev.images[i].shape[1])
+    scores: dict[str, object] = {}
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        x, widths = make_batch([normalize(dev.images[i]) for i in idx])
+        lp = model(x, widths).log_softmax(-1).numpy()
+        for k, i in enumerate(idx):
+            text = greedy_decode(lp[k, : int(model.frames(widths[k]))], codec, model.cfg.stride).text
+            s = score_text(text, dev.texts[i])
+            for key in ("all", dev.names[i].split("/")[0]):
+                scores[key] = scores[key] + s if key in scores else s
+    model.train()
+    out = {"dev_cer": scores["all"].cer, "dev_wer": scores["all"].wer, "dev_lines": len(subset)}
+    for name in ("hooker", "testaments"):
+        if name in scores:
+            out[f"dev_cer_{name}"] = scores[name].cer
+    return out
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".part")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def export(ckpt: str, weights: str) -> int:
+    """A shippable fp16 weights file from a checkpoint (last.pt) or a best.pt weights file."""
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if "optimizer" not in blob:  # already a weights file (best.pt)
+        model, codec, info = load_weights(ckpt)
+        meta = info.get("meta", {})
+    else:
+        model = build_model(RecConfig.from_dict(blob["config"]))
+        model.load_state_dict(blob["model"])
+        codec, meta = Codec(blob["charset"]), {"step": blob["step"], "best_dev_cer": blob.get("best_cer")}
+    save_weights(weights, model, codec, meta)
+    size = Path(weights).stat().st_size / 1e6
+    print(f"wrote {weights} ({size:.1f} MB) from {ckpt}: {meta}")
+    return 0
+
+
+def run(args) -> int:
+    if args.export:
+        return export(*args.export)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / "last.pt"
+    resume = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+
+    if resume:
+        cfg, codec = RecConfig.from_dict(resume["config"]), Codec(resume["charset"])
+    else:
+        real_chars = "".join(sorted(set("".join(load_lines("train", out / "cache", args.height).texts))))
+        codec = Codec(DEFAULT_CHARSET + real_chars)
+        cfg = RecConfig(num_classes=len(codec), height=args.height, hidden=args.hidden,
+                        channels=tuple(int(c) for c in args.channels.split(",")),
+                        blocks=tuple(int(b) for b in args.blocks.split(",")))
+    model = build_model(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, args.warmup, args.steps))
+    step, best_cer, elapsed = 0, float("inf"), 0.0
+    if resume:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        step, best_cer, elapsed = resume["step"], resume["best_cer"], resume["elapsed"]
+        random.setstate(resume["rng"]["python"])
+        np.random.set_state(resume["rng"]["numpy"])
+        torch.set_rng_state(resume["rng"]["torch"])
+        print(f"resumed from {last} at step {step} (best dev CER {best_cer:.4f})", flush=True)
+        changed = {k: (v, getattr(args, k)) for k, v in resume["args"].items()
+                   if k in PLAN_ARGS and getattr(args, k) != v}
+        if changed:
+            print(f"note: resuming with a changed plan (checkpoint -> now): {changed}", flush=True)
+    else:
+        torch.manual_seed(args.seed)
+
+    reason = synth_available() if args.synth != "off" else "switched off"
+    use_synth = reason is None
+    if args.synth == "on" and not use_synth:
+        print(f"htr: synthetic lines unavailable: {reason}", file=sys.stderr)
+        return 1
+    print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
+    mix = Mix(synth_steps=args.synth_steps, ramp_steps=args.ramp_steps, synth_final=args.synth_final)
+    train = load_lines("train", out / "cache", cfg.height)
+    dev = load_lines("dev", out / "cache", cfg.height)
+    subset = dev_subset(dev, args.eval_lines)
+    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth)
+    print(f"model {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
+          f"{count_macs(model) / 1e6:.0f}M MACs per 1000-px line; {len(data.images)} real train lines, "
+          f"{len(subset)} dev lines for evaluation", flush=True)
+    stop = args.max_steps or args.steps
+    loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(step, stop),
+                                         num_workers=args.workers, worker_init_fn=worker_init,  # spawn: fork deadlocks in cv2
+                                         prefetch_factor=4 if args.workers else None,
+                                         persistent_workers=False,
+                                         multiprocessing_context="spawn" if args.workers else None)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="")
+    log = csv.DictWriter(log_file, LOG_FIELDS)
+    if new_log:
+        log.writeheader()
+
+    def state() -> dict:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "step": step, "best_cer": best_cer, "elapsed": elapsed, "config": cfg.to_dict(),
+                "charset": codec.charset, "args": vars(args), "mix": asdict(mix),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
+
+    stopping = []  # SIGTERM / SIGINT: finish the step, checkpoint, exit
+    handlers = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        model.train()
+        t_start, t_ckpt = time.time(), time.time()
+        base_elapsed = elapsed
+        losses, lines, synth_lines, t_log = [], 0, 0, time.time()
+        for batch in loader:
+            logits = model(batch["x"], batch["widths"])
+            lp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
+            loss = ctc(lp, batch["targets"], model.frames(batch["widths"]).clamp(max=lp.shape[0]),
+                       batch["target_lengths"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            lines += len(batch["widths"])
+            synth_lines += batch["n_synth"]
+            elapsed = base_elapsed + time.time() - t_start
+            row = None
+            if step % args.log_every == 0:
+                now = time.time()
+                row = {"step": step, "time_s": round(elapsed, 1), "lr": f"{sched.get_last_lr()[0]:.2e}",
+                       "loss": round(float(np.mean(losses)), 4), "lines_per_s": round(lines / (now - t_log), 1),
+                       "synth_share": round(synth_lines / max(1, lines), 2)}
+                losses, lines, synth_lines, t_log = [], 0, 0, now
+            if step % args.eval_every == 0 or step == stop:
+                scores = evaluate(model, codec, dev, subset)
+                row = {**(row or {"step": step, "time_s": round(elapsed, 1)}),
+                       **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}}
+                if scores["dev_cer"] < best_cer:
+                    best_cer = scores["dev_cer"]
+                    save_weights(out / "best.pt", model, codec, {"step": step, "dev_cer": best_cer,
+                                                                 "dev_subset_lines": len(subset),
+                                                                 "train_seconds": round(elapsed)}, half=False)
+                t_log = time.time()  # evaluation time does not count against throughput
+            if row:
+                log.writerow(row)
+                log_file.flush()
+                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+                if "dev_cer" in row:
+                    plot_curves(log_path, out / "curve.png")
+            if time.time() - t_ckpt > args.ckpt_minutes * 60 or step == stop or stopping:
+                save_checkpoint(last, state())
+                t_ckpt = time.time()
+            if stopping:
+                print(f"stopped by signal at step {step}; checkpoint in {last}", flush=True)
+                break
+        save_checkpoint(last, state())
+        log_file.close()
+        print(f"done at step {step}; best dev CER {best_cer:.4f}", flush=True)
+        return 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def main(argv=None) -> int:
+    parser = configure_parser(argparse.ArgumentParser(prog="python -m htr.train.rec", description=__doc__.split("\n\n")[0]))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Recogniser pieces without training: codec, CTC decoding, model shapes, the weights file, Recognizer."""
+import numpy as np
+import pytest
+import torch
+
+from htr.recognition.codec import BLANK, UNKNOWN, UNKNOWN_CHAR, Codec
+from htr.recognition.decode import align, beam_decode, greedy_decode, prefix_beam_search
+from htr.recognition.model import RecConfig, build_model, count_macs
+from htr.recognition.recognizer import Recognizer, load_weights, make_batch, normalize, save_weights
+
+CODEC = Codec("abc ")
+A, B, C, SP = 2, 3, 4, 5
+
+
+def logprobs(rows, classes=len(CODEC)):
+    """(T, C) log-probabilities: each row is (label, p) with the rest of the mass on blank."""
+    m = np.full((len(rows), classes), 1e-4)
+    for t, (label, p) in enumerate(rows):
+        m[t, label] = p
+        m[t, BLANK] += 1 - m[t].sum()
+    return np.log(m).astype(np.float32)
+
+
+def test_codec_blank_unknown_and_round_trip():
+    codec = Codec()
+    assert codec.char(BLANK) == "" and BLANK == 0 and UNKNOWN == 1
+    text = "Größe, año — £3 & 5€ à 20° § 1… «Noël» œuvre"
+    labels = codec.encode(text)
+    assert BLANK not in labels and UNKNOWN not in labels
+    assert codec.decode(labels) == text
+    assert len(codec) == len(codec.charset) + 2
+
+
+def test_codec_unknown_characters():
+    codec = Codec("abc ")
+    assert codec.encode("a→b") == [A, UNKNOWN, B]
+    assert codec.decode(codec.encode("a→b")) == "a" + UNKNOWN_CHAR + "b"
+    assert codec.encode("a→b", unknown="drop") == [A, B]
+    with pytest.raises(ValueError, match="U\\+2192"):
+        codec.encode("a→b", unknown="error")
+    assert codec.unknown_chars("ab→c∑") == {"→", "∑"}
+    # Stand-ins before unknown: accents stripped, typographic quotes straightened.
+    assert Codec("e'\" ").encode("é’”") == Codec("e'\" ").encode("e'\"")
+    assert codec.encode("a  \t b ") == [A, SP, B]  # whitespace runs collapse
+
+
+def test_greedy_decode_text_confidence_and_spans():
+    lp = logprobs([(A, .9), (A, .8), (BLANK, .9), (B, .7), (SP, .9), (BLANK, .9), (C, .95), (BLANK, .9)])
+    r = greedy_decode(lp, CODEC, stride=4)
+    assert r.text == "ab c"
+    assert [c.char for c in r.chars] == ["a", "b", " ", "c"]
+    assert r.chars[0].confidence == pytest.approx(0.9, abs=1e-3)
+    assert r.chars[1].confidence == pytest.approx(0.7, abs=1e-3)
+    # 'a' is frames 0-1, 'b' frame 3: the gap (frame 2) is split between them; spans are in crop pixels.
+    assert (r.chars[0].x0, r.chars[0].x1) == (0, 10)
+    assert (r.chars[1].x0, r.chars[1].x1) == (10, 16)
+    assert (r.chars[3].x0, r.chars[3].x1) == (24, 28)
+    assert [w.text for w in r.words] == ["ab", "c"]
+    assert (r.words[0].x0, r.words[0].x1) == (0, 16)
+    assert r.words[0].confidence == pytest.approx(0.7, abs=1e-3)  # a word is as sure as its weakest character
+    assert r.confidence == pytest.approx((0.9 + 0.7 + 0.95) / 3, abs=1e-3)  # mean over non-space characters
+
+
+def test_greedy_decode_repeats_and_empty():
+    assert greedy_decode(logprobs([(A, .9), (BLANK, .9), (A, .9)]), CODEC).text == "aa"
+    assert greedy_decode(logprobs([(A, .9), (A, .9)]), CODEC).text == "a"
+    empty = greedy_decode(logprobs([(BLANK, .9)] * 3), CODEC)
+    assert empty.text == "" and empty.words == [] and 0.9 < empty.confidence <= 1
+
+
+def test_beam_agrees_with_greedy_on_peaked_logits():
+    rng = np.random.default_rng(0)
+    path = rng.choice([BLANK, A, B, C, SP], 40)
+    lp = logprobs([(int(k), 0.97) for k in path])
+    g, b = greedy_decode(lp, CODEC), beam_decode(lp, CODEC, beam=8)
+    assert b.text == g.text
+    assert [(c.x0, c.x1) for c in b.chars] == [(c.x0, c.x1) for c in g.chars]
+
+
+def test_beam_beats_greedy_where_paths_add_up():
+    # Each frame: blank 0.6, 'a' 0.4. Best path: blank blank -> "" (p = 0.36);
+    # but "a" has three paths (a-, -a, aa) worth 0.24 + 0.24 + 0.16 = 0.64.
+    lp = np.log(np.array([[0.6, 1e-9, 0.4, 1e-9, 1e-9, 1e-9]] * 2, np.float64)).astype(np.float32)
+    assert greedy_decode(lp, CODEC).text == ""
+    labels, score = prefix_beam_search(lp, beam=4)
+    assert labels == (A,) and np.exp(score) == pytest.approx(0.64, abs=1e-3)
+    assert beam_decode(lp, CODEC, beam=4).text == "a"
+
+
+def test_forced_alignment():
+    lp = logprobs([(A, .9), (BLANK, .9), (B, .8), (B, .8), (BLANK, .9), (A, .9)])
+    assert align(lp, [A, B, A]) == [(A, 0, 0), (B, 2, 3), (A, 5, 5)]
+    assert align(lp[:1], [A, A]) == []  # 'aa' needs three frames
+
+
+def test_model_forward_shapes_for_variable_widths():
+    cfg = RecConfig(num_classes=len(CODEC), height=40)
+    model = build_model(cfg).eval()
+    crops = [np.random.default_rng(i).random((40, w)).astype(np.float32) for i, w in enumerate((37, 123, 400))]
+    x, widths = make_batch(crops)
+    assert x.shape == (3, 1, 40, 400) and widths.tolist() == [37, 123, 400]
+    with torch.no_grad():
+        out = model(x, widths)
+        alone = model(x[1:2, :, :, :124], widths[1:2])
+    assert out.shape == (3, 100, len(CODEC))
+    assert model.frames(widths).tolist() == [9, 30, 100]
+    # Padding leaves a line's logits alone (packed LSTM, no cross-sample ops in eval mode) except in the
+    # last frames, whose receptive field sees padding (BatchNorm shifts it away from zero) or the border.
+    assert torch.allclose(out[1, :22], alone[0, :22], atol=1e-3)
+    assert count_macs(model, 1000) < 600e6
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        build_model(RecConfig(num_classes=0))
+    with pytest.raises(ValueError):
+        build_model(RecConfig(num_classes=5, height=36))
+
+
+def test_weights_round_trip(tmp_path):
+    codec = Codec("abcdé ")
+    model = build_model(RecConfig(num_classes=len(codec), channels=(8, 8, 16, 16), hidden=16)).eval()
+    path = tmp_path / "rec.pt"
+    save_weights(path, model, codec, {"step": 7})
+    blob = torch.load(path, weights_only=True)
+    assert set(blob) >= {"state_dict", "config", "charset", "preprocess", "meta"}
+    assert blob["charset"] == "abcdé " and blob["preprocess"]["height"] == 40 and blob["meta"]["step"] == 7
+    assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
+    loaded, codec2, info = load_weights(path)
+    assert codec2.charset == codec.charset and info["config"] == model.cfg.to_dict()
+    x, widths = make_batch([np.random.default_rng(0).random((40, 90)).astype(np.float32)])
+    with torch.no_grad():
+        assert torch.allclose(model(x, widths), loaded(x, widths), atol=2e-2)
+
+
+def test_recognizer_batches_and_keeps_order(tmp_path):
+    codec = Codec("abc ")
+    model = build_model(RecConfig(num_classes=len(codec), channels=(8, 8, 16, 16), hidden=16))
+    save_weights(tmp_path / "rec.pt", model, codec)
+    rec = Recognizer(tmp_path / "rec.pt", batch_size=2)
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 255, (h, w), dtype=np.uint8) for h, w in ((40, 300), (80, 100), (20, 64))]
+    crops.append(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))  # RGB works too
+    lps = rec.logprobs(crops)
+    assert [lp.shape[0] for lp in lps] == [75, 12, 32, 12]  # each resized to height 40, then W // 4
+    results = rec.recognize(crops)
+    assert len(results) == 4 and all(0 <= r.confidence <= 1 for r in results)
+    for r, crop in zip(results, crops):  # spans come back in the crop's own pixels
+        assert all(0 <= c.x0 <= c.x1 <= crop.shape[1] + 1 for c in r.chars)
+
+
+def test_normalize_maps_ink_high_and_paper_low():
+    line = np.full((40, 100), 220, np.uint8)
+    line[15:25, 10:90] = 30
+    x = normalize(line)
+    assert x.dtype == np.float32 and x[0, 0] == pytest.approx(0, abs=1e-6) and x[20, 50] == pytest.approx(1)
