@@ -16,15 +16,15 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def parse_xml(source) -> ET.Element:
     """The root element of an XML document given as a path, bytes or text; FormatError if malformed."""
-    name = str(source) if isinstance(source, Path) else "<text>"
+    where = f"{source}: " if isinstance(source, Path) else ""
     try:
         if isinstance(source, Path):
             return ET.parse(source).getroot()
         return ET.fromstring(source)
     except ET.ParseError as err:
-        raise FormatError(f"{name}: malformed XML ({err})") from err
+        raise FormatError(f"{where}malformed XML ({err})") from err
     except OSError as err:
-        raise FormatError(f"{name}: cannot read ({err.strerror or err})") from err
+        raise FormatError(f"{where}cannot read ({err.strerror or err})") from err
 
 
 def local(tag: str) -> str:
