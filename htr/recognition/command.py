@@ -53,8 +53,8 @@ def run_recognize(args) -> int:
 
 def configure_eval_lines(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("gt_dirs", nargs="+", help="folders of PAGE-XML/ALTO ground truth beside their page images")
-    parser.add_argument("--case", action="store_true", help="ignore case differences")
-    parser.add_argument("--punctuation", action="store_true", help="ignore punctuation")
+    parser.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
+    parser.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
     parser.add_argument("--limit", type=int, default=0, help="at most this many documents per folder (0: all)")
     _add_common(parser)
     return parser
@@ -81,7 +81,7 @@ def run_eval_lines(args) -> int:
             except FileNotFoundError as err:
                 raise HTRError(str(err)) from err
             for line, r in zip(lines, rec.recognize([line.image for line in lines])):
-                score += score_text(r.text, line.text, case=args.case, punctuation=args.punctuation)
+                score += score_text(r.text, line.text, case=args.ignore_case, punctuation=args.ignore_punctuation)
             n += len(lines)
         report[str(folder)] = {**_scores(score), "lines": n, "documents": len(docs)}
         total, lines_total = total + score, lines_total + n
