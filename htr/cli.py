@@ -219,29 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--json", action="store_true", help="print a JSON report")
     text.set_defaults(func=cmd_eval_text)
 
-    detect = commands.add_parser(
-        "detect", help="find text lines and words on a page image",
-        description="Detect text lines and words on a page image; write them as PAGE-XML or JSON and draw them.")
-    detection_command.configure_detect(detect)
-    detect.set_defaults(func=detection_command.run_detect)
-    eval_detect = eval_commands.add_parser(
-        "detect", help="precision, recall and F1 of detected line polygons",
-        description="Detect the lines of every page image in a folder with ground-truth PAGE/ALTO beside it, and "
-                    "score them: one-to-one matching at an IoU threshold, per folder and in total.")
-    detection_command.configure_eval_detect(eval_detect)
-    eval_detect.set_defaults(func=detection_command.run_eval_detect)
-
-    recognize = commands.add_parser(
-        "recognize", help="read the text of line images",
-        description="Recognise the text of line images (one text line per image, cropped).")
-    recognition_command.configure_recognize(recognize)
-    recognize.set_defaults(func=recognition_command.run_recognize)
-    eval_lines = eval_commands.add_parser(
-        "lines", help="CER and WER of recognised ground-truth lines",
-        description="Crop every ground-truth line of a folder of page images with PAGE/ALTO beside them, "
-                    "recognise it, and print CER and WER per folder and in total.")
-    recognition_command.configure_eval_lines(eval_lines)
-    eval_lines.set_defaults(func=recognition_command.run_eval_lines)
+    model_commands = [  # (subparsers, name, help, description, configure, run)
+        (commands, "detect", "find text lines and words on a page image",
+         "Detect text lines and words on a page image; write them as PAGE-XML or JSON and draw them.",
+         detection_command.configure_detect, detection_command.run_detect),
+        (eval_commands, "detect", "precision, recall and F1 of detected line polygons",
+         "Detect the lines of every page image in a folder with ground-truth PAGE/ALTO beside it, and score "
+         "them: one-to-one matching at an IoU threshold, per folder and in total.",
+         detection_command.configure_eval_detect, detection_command.run_eval_detect),
+        (commands, "recognize", "read the text of line images",
+         "Recognise the text of line images (one text line per image, cropped).",
+         recognition_command.configure_recognize, recognition_command.run_recognize),
+        (eval_commands, "lines", "CER and WER of recognised ground-truth lines",
+         "Crop every ground-truth line of a folder of page images with PAGE/ALTO beside them, recognise it, "
+         "and print CER and WER per folder and in total.",
+         recognition_command.configure_eval_lines, recognition_command.run_eval_lines),
+    ]
+    for subparsers, name, summary, description, configure, run in model_commands:
+        configure(subparsers.add_parser(name, help=summary, description=description)).set_defaults(func=run)
 
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")
