@@ -5,14 +5,14 @@ reason where it is absent.
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HTR_SHARED", REPO.parent / "shared"))
+from htr.paths import shared_dir
+
+SHARED = shared_dir()
 
 SCHEMA_FILES = {
     "page2019": "pagecontent-2019-07-15.xsd",

@@ -6,7 +6,6 @@ from a folder written by ``htr synth pages`` or live from ``htr.synth.render_pag
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,14 +18,10 @@ from htr.detection.targets import make_targets
 from htr.document import Page
 from htr.formats import read_document
 from htr.imageio import load_image
+from htr.paths import shared_dir
 
 MEAN, STD = 0.5, 0.25  # pixel normalisation: (rgb / 255 - MEAN) / STD
 REAL_SETS = ("hooker", "testaments")
-
-
-def shared_dir() -> Path:
-    """$HTR_SHARED, else the `shared` folder beside the repository."""
-    return Path(os.environ.get("HTR_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 
 
 def page_files(folder: str | Path) -> list[tuple[Path, Path]]:

@@ -20,9 +20,10 @@ from htr.detection.model import DBNet, DetConfig, build_model
 from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
 from htr.errors import HTRError
 from htr.imageio import ImageSource, load_image
+from htr.paths import WEIGHTS_DIR
 
 FORMAT = "htr-det/1"
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "det.pt"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "det.pt"
 DEFAULT_PREPROCESSING = {"long_side": 1024, "multiple": 32, "mean": MEAN, "std": STD}
 DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": PostConfig(shrink_ratio=0.6)}
 

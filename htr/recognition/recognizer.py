@@ -14,9 +14,10 @@ import torch
 
 from htr.recognition.codec import Codec
 from htr.recognition.decode import LineRecognition, decode
+from htr.paths import WEIGHTS_DIR
 from htr.recognition.model import CRNN, RecConfig, build_model
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "rec.pt"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "rec.pt"
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
 
 

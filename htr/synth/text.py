@@ -6,12 +6,11 @@ Every function takes a numpy Generator and is deterministic given it (Faker is s
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from htr.paths import shared_dir
 from htr.synth.charset import CHARSET
 
 LANGS = ("en", "fr", "de", "es")
@@ -28,17 +27,12 @@ ABBREVIATIONS = {
 CURRENCY = {"en": ["£", "$", "€"], "fr": ["€", "F"], "de": ["€", "DM"], "es": ["€", "pts"]}
 
 
-def shared_data_dir() -> Path:
-    root = os.environ.get("HTR_SHARED")
-    return (Path(root) if root else Path(__file__).resolve().parents[3] / "shared") / "data"
-
-
 @lru_cache(maxsize=1)
 def real_lines() -> tuple[str, ...]:
     """Transcribed lines of the shared training pages, cleaned to CHARSET; () when the data is absent."""
     from xml.etree import ElementTree as etree
 
-    root = shared_data_dir()
+    root = shared_dir() / "data"
     out = []
     for path in sorted((root / "hooker" / "train").glob("*.xml")):
         for tl in etree.parse(str(path)).iterfind(".//{*}TextLine"):

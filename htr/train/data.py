@@ -8,7 +8,6 @@ from ``htr.synth.lines.render_line`` in the DataLoader worker. Batch ``k`` is dr
 """
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,19 +16,15 @@ import cv2
 import numpy as np
 import torch
 
+from htr.paths import shared_dir
 from htr.recognition.codec import Codec
 from htr.recognition.lines import folder_lines
 from htr.recognition.recognizer import fit_height, make_batch, normalize
 from htr.train.augment import augment, paper_of
 
-REPO = Path(__file__).resolve().parents[2]
 TRAIN_SETS = ("hooker", "testaments")  # kraken_sample and names are not for training
 MAX_WIDTH = 1200  # crop pixels at model height; wider lines are squeezed to this
 MAX_PX_PER_CHAR = 35  # real crops wider than this per character come from polygons that are thin strips
-
-
-def shared_root() -> Path:
-    return Path(os.environ.get("HTR_SHARED", REPO.parent / "shared"))
 
 
 @dataclass
@@ -50,7 +45,7 @@ def load_lines(split: str, cache_dir: Path, height: int, sets=TRAIN_SETS) -> Lin
             return pickle.load(f)
     out = LineSet()
     for name in sets:
-        folder = shared_root() / "data" / name / split
+        folder = shared_dir() / "data" / name / split
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} not found (set HTR_SHARED to the folder holding data/)")
         for xml, lines in folder_lines(folder, height):

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-from htr.detection.data import AugmentConfig, DetDataset, page_files, real_pages, shared_dir
+from htr.detection.data import AugmentConfig, DetDataset, page_files, real_pages
+from htr.paths import shared_dir
 from htr.detection.detector import DEFAULT_POST, DEFAULT_PREPROCESSING, Detector, load_weights, save_weights
 from htr.detection.loss import db_loss
 from htr.detection.model import DetConfig, build_model, count_parameters
