@@ -16,6 +16,8 @@ from htr.errors import HTRError
 from htr.formats import EXTENSIONS, FORMATS, format_for_path, read_document, write_document
 from htr.detection import command as detection_command
 from htr.recognition import command as recognition_command
+from htr import batch as batch_command
+from htr import page_command
 from htr.synth.command import add_commands as add_synth_commands
 
 DOCUMENT_SUFFIXES = (".xml", ".hocr", ".html", ".htm", ".xhtml", ".txt", ".json")
@@ -234,9 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
          "Crop every ground-truth line of a folder of page images with PAGE/ALTO beside them, recognise it, "
          "and print CER and WER per folder and in total.",
          recognition_command.configure_eval_lines, recognition_command.run_eval_lines),
+        (commands, "page", "read a page image: text, hOCR, ALTO, PAGE-XML or JSON",
+         "Read a page image: detect its lines, recognise them and put them in reading order; print or write the "
+         "result as plain text, hOCR, ALTO, PAGE-XML or JSON, with a polygon and a confidence for every line and "
+         "word.", page_command.configure_page, page_command.run_page),
+        (eval_commands, "pages", "page CER and bag-of-words F1 of the full pipeline",
+         "Read every page image of folders with ground-truth PAGE/ALTO beside them with the full pipeline (and "
+         "with other engines, --system) and score the page text in reading order: CER, WER, bag-of-words F1 "
+         "and seconds per page, per folder and in total.",
+         page_command.configure_eval_pages, page_command.run_eval_pages),
     ]
     for subparsers, name, summary, description, configure, run in model_commands:
         configure(subparsers.add_parser(name, help=summary, description=description)).set_defaults(func=run)
+
+    batch_command.configure_parser(commands.add_parser(
+        "batch", help="read a folder of page images, TIFFs and PDFs into documents (resumable)",
+    )).set_defaults(func=batch_command.run)
 
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")

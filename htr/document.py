@@ -99,6 +99,7 @@ class Page:
     height: int
     blocks: list[Block] = field(default_factory=list)
     source: str | None = None  # the image file name the coordinates refer to
+    rotation: int = 0  # degrees the scan was turned counter-clockwise to read it (coordinates stay the scan's)
 
     @property
     def lines(self) -> list[Line]:

@@ -114,3 +114,10 @@ def test_thin_slanted_strip_is_whole_or_ignored():
         t = make_targets([strip], (100, 200), shrink_ratio=0.6, band=True)
         pieces = cv2.connectedComponents(t.gt.astype(np.uint8), connectivity=4)[0] - 1
         assert pieces == 1 or (pieces == 0 and t.mask[50, 100] == 0), (thick, pieces)
+
+
+def test_band_of_a_sliver_is_the_sliver():
+    """A line clipped at a crop edge can leave a polygon far thinner than a pixel: it must come back as it is,
+    not be rasterised at (samples / thickness) pixels per unit (that once asked for a 7 GiB array)."""
+    sliver = np.array([[10.0, 5.0], [400.0, 5.0], [400.0, 5.0 + 1e-6], [10.0, 5.0 + 1e-6]])
+    assert np.array_equal(band_polygon(sliver), sliver)

@@ -14,32 +14,25 @@ import numpy as np
 import shapely
 
 from htr.detection.postprocess import Detection
-from htr.document import Block, Line, Page, Word, hull_polygon
+from htr.document import Line, Page, Word
 from htr.errors import HTRError
+from htr.layout import layout
 
 COLOURS = {"line": (220, 40, 40), "word": (20, 150, 40)}  # RGB
 
 
 def detections_to_page(detections: list[Detection], width: int, height: int, source: str | None = None) -> Page:
-    """One block of lines, top to bottom, each with the words whose largest overlap is with it."""
-    lines = sorted((d for d in detections if d.kind == "line"), key=lambda d: (d.polygon[:, 1].mean(),
-                                                                               d.polygon[:, 0].min()))
-    words = [d for d in detections if d.kind == "word"]
-    shapes = [shapely.Polygon(d.polygon).buffer(0) for d in lines]
-    members: list[list[Detection]] = [[] for _ in lines]
-    for w in words:
+    """Lines in blocks and reading order (htr.layout), each with the words whose largest overlap is with it."""
+    lines = [Line(polygon=d.polygon, confidence=round(d.score, 4)) for d in detections if d.kind == "line"]
+    shapes = [shapely.Polygon(ln.polygon).buffer(0) for ln in lines]
+    for w in (d for d in detections if d.kind == "word"):
         geom = shapely.Polygon(w.polygon).buffer(0)
         overlaps = [geom.intersection(s).area for s in shapes]
         if overlaps and max(overlaps) > 0.3 * geom.area:
-            members[int(np.argmax(overlaps))].append(w)
-    page_lines = [Line(polygon=d.polygon, confidence=round(d.score, 4), id=f"l{i + 1}",
-                       words=[Word(polygon=w.polygon, confidence=round(w.score, 4))
-                              for w in sorted(ws, key=lambda w: w.polygon[:, 0].min())])
-                  for i, (d, ws) in enumerate(zip(lines, members))]
-    blocks = []
-    if page_lines:
-        blocks = [Block(polygon=hull_polygon([ln.polygon for ln in page_lines]), lines=page_lines, id="b1")]
-    return Page(width=width, height=height, blocks=blocks, source=source)
+            lines[int(np.argmax(overlaps))].words.append(Word(polygon=w.polygon, confidence=round(w.score, 4)))
+    for line in lines:
+        line.words.sort(key=lambda w: w.polygon[:, 0].min())
+    return Page(width=width, height=height, blocks=layout(lines), source=source)
 
 
 def draw_overlay(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
@@ -94,15 +87,32 @@ def run_detect(args) -> int:
 
 
 def configure_eval_detect(p):
-    p.add_argument("gt", help="folder of page images with ground-truth PAGE/ALTO XML of the same name "
-                              "(sub-folders are scored separately)")
+    from htr.peers import add_system_option
+
+    p.add_argument("gt", nargs="+", help="folders of page images with ground-truth PAGE/ALTO XML of the same name "
+                                         "(each folder holding XML, sub-folders too, is scored separately)")
     p.add_argument("--weights", help="detector weights (default: weights/det.pt)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     p.add_argument("--kind", default="line", choices=("line", "word"), help="what to score (default: line)")
     p.add_argument("--limit", type=int, default=0, help="score at most this many pages per folder")
     p.add_argument("--threads", type=int, default=0)
+    add_system_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON report")
     return p
+
+
+def _finder(system: str, args):
+    """A function from a page image to the polygons of the kind scored, for one system."""
+    from htr import peers
+
+    if system != "htr":
+        if args.kind != "line":
+            raise HTRError(f"--system {system}: only lines can be scored for peer engines (use --kind line)")
+        return lambda image: peers.detect_lines(system, image)
+    from htr.detection.detector import Detector
+
+    detector = Detector(args.weights, threads=args.threads or None)
+    return lambda image: [d.polygon for d in detector.detect(image) if d.kind == args.kind]
 
 
 def run_eval_detect(args) -> int:
@@ -110,42 +120,57 @@ def run_eval_detect(args) -> int:
     from htr.evaluate import DetectionScore, match_polygons
     from htr.formats import read_document
     from htr.imageio import load_image
+    from htr.peers import chosen_systems
 
-    root = Path(args.gt)
-    if not root.is_dir():
-        raise HTRError(f"{root}: not a folder")
-    folders = sorted({x.parent for x in root.rglob("*.xml")})
+    roots = [Path(g) for g in args.gt]
+    for root in roots:
+        if not root.is_dir():
+            raise HTRError(f"{root}: not a folder")
+    folders = sorted({x.parent for root in roots for x in root.rglob("*.xml")})
     pairs = {f: page_files(f)[: args.limit or None] for f in folders}
     pairs = {f: p for f, p in pairs.items() if p}
     if not pairs:
-        raise HTRError(f"{root}: no page images with ground-truth XML beside them")
-    from htr.detection.detector import Detector
-
-    detector = Detector(args.weights, threads=args.threads or None)
-    report, total, times = [], DetectionScore(), []
+        raise HTRError(f"{', '.join(args.gt)}: no page images with ground-truth XML beside them")
+    systems = chosen_systems(args.system)
+    finders = {name: _finder(name, args) for name in systems}
+    report = []  # (folder, pages, {system: score}, {system: [seconds per page]})
     for folder, items in pairs.items():
-        score = DetectionScore()
+        scores, times = {name: DetectionScore() for name in systems}, {name: [] for name in systems}
         for image_path, xml_path in items:
             page = read_document(xml_path)
             gt = [ln.polygon for ln in page.lines] if args.kind == "line" else [w.polygon for w in page.words()]
             image = load_image(image_path)
-            start = time.perf_counter()
-            found = [d.polygon for d in detector.detect(image) if d.kind == args.kind]
-            times.append(time.perf_counter() - start)
-            score += match_polygons(found, gt, args.iou)[0]
-        total += score
-        report.append((str(folder.relative_to(root)) if folder != root else root.name, len(items), score))
-    def figures(s):
+            for name in systems:
+                start = time.perf_counter()
+                found = finders[name](image)
+                times[name].append(time.perf_counter() - start)
+                scores[name] += match_polygons(found, gt, args.iou)[0]
+        report.append((str(folder), len(items), scores, times))
+    pages = sum(n for _, n, _, _ in report)
+    total = ("total", pages, {name: sum((r[2][name] for r in report), DetectionScore()) for name in systems},
+             {name: [t for r in report for t in r[3][name]] for name in systems})
+
+    def figures(s, t):
         return {"precision": round(s.precision, 4), "recall": round(s.recall, 4), "f1": round(s.f1, 4),
-                "tp": s.tp, "fp": s.fp, "fn": s.fn}
+                "tp": s.tp, "fp": s.fp, "fn": s.fn, "median_seconds": round(float(np.median(t)), 3)}
+
+    def entry(scores, times):  # the first system's figures at the top, as when htr was the only system
+        every = {name: figures(scores[name], times[name]) for name in systems}
+        return {**every[systems[0]], "systems": every}
+
     if args.json:
-        print(json.dumps({"kind": args.kind, "iou": args.iou, "median_seconds": round(float(np.median(times)), 3),
-                          "folders": [{"folder": f, "pages": n, **figures(s)} for f, n, s in report],
-                          "total": {"pages": sum(n for _, n, _ in report), **figures(total)}}, indent=1))
+        overall = entry(*total[2:])
+        print(json.dumps({"kind": args.kind, "iou": args.iou, "median_seconds": overall["median_seconds"],
+                          "folders": [{"folder": f, "pages": n, **entry(s, t)} for f, n, s, t in report],
+                          "total": {"pages": pages, **overall}}, indent=1))
         return 0
-    width = max(12, *(len(f) for f, _, _ in report))
-    print(f"{'folder':<{width}} {'pages':>5} {'P':>7} {'R':>7} {'F1':>7}   ({args.kind}s at IoU {args.iou})")
-    for f, n, s in report + [("total", sum(n for _, n, _ in report), total)]:
-        print(f"{f:<{width}} {n:5d} {s.precision:7.4f} {s.recall:7.4f} {s.f1:7.4f}")
-    print(f"median detection time {np.median(times):.3f} s per page", file=sys.stderr)
+    width = max(12, *(len(f) for f, _, _, _ in report))
+    print(f"{'folder':<{width}} {'system':<9} {'pages':>5} {'P':>7} {'R':>7} {'F1':>7} {'s/page':>7}   "
+          f"({args.kind}s at IoU {args.iou}; s/page: median)")
+    for f, n, scores, times in report + [total]:
+        for name in systems:
+            s = scores[name]
+            print(f"{f:<{width}} {name:<9} {n:5d} {s.precision:7.4f} {s.recall:7.4f} {s.f1:7.4f} "
+                  f"{np.median(times[name]):7.3f}")
+            f = ""
     return 0

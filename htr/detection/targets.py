@@ -94,7 +94,7 @@ def band_polygon(poly: np.ndarray, samples: int = 64) -> np.ndarray:
     local = (poly - centre) @ rot.T
     lo, hi = local.min(0), local.max(0)
     size = hi - lo
-    if size[1] <= 0 or size[0] <= 0:
+    if size[1] < 1.0 or size[0] <= 0:  # a sliver (a line clipped at the crop's edge): nothing to straighten
         return poly
     k = samples / size[1]  # raster pixels per unit: the line is `samples` pixels thick at most
     w = int(np.ceil(size[0] * k)) + 1

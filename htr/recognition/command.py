@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+from functools import partial
 from pathlib import Path
 
+from htr import peers
 from htr.errors import HTRError, ResourceError
 from htr.evaluate import TextScore, score_text
 from htr.imageio import load_image
-from htr.recognition.lines import document_lines, gt_documents
+from htr.peers import add_system_option, chosen_systems
+from htr.recognition.lines import folder_documents
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +56,12 @@ def run_recognize(args) -> int:
 
 
 def configure_eval_lines(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("gt_dirs", nargs="+", help="folders of PAGE-XML/ALTO ground truth beside their page images")
+    parser.add_argument("gt_dirs", nargs="+", help="folders of PAGE-XML/ALTO ground truth beside their page images, "
+                                                   "or of line/word crops listed in labels.tsv (image, tab, text)")
     parser.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
     parser.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
     parser.add_argument("--limit", type=int, default=0, help="at most this many documents per folder (0: all)")
+    add_system_option(parser)
     _add_common(parser)
     return parser
 
@@ -64,31 +70,66 @@ def _scores(score: TextScore) -> dict:
     return {"cer": round(score.cer, 4), "wer": round(score.wer, 4), "chars": score.chars, "words": score.words}
 
 
+def _figures(scores: dict[str, TextScore], seconds: dict[str, float], lines: int) -> dict:
+    """One folder's (or the total's) JSON: the first system's scores at the top, as when htr was the only
+    system, and every system's under "systems" with its lines/s and its CER as a multiple of htr's."""
+    htr_cer = scores["htr"].cer if "htr" in scores else 0.0
+    systems = {name: {**_scores(score),
+                      "lines_per_second": round(lines / seconds[name], 2) if seconds[name] else None,
+                      "x_htr": round(score.cer / htr_cer, 3) if htr_cer else None}
+               for name, score in scores.items()}
+    return {**_scores(next(iter(scores.values()))), "lines": lines, "systems": systems}
+
+
+def _rows(label: str, figures: dict, width: int) -> str:
+    """Table rows, one per system, of one folder (or the total)."""
+    out = []
+    for name, f in figures["systems"].items():
+        ratio = "-" if f["x_htr"] is None else f"{f['x_htr']:.2f}"
+        speed = "-" if f["lines_per_second"] is None else f"{f['lines_per_second']:.1f}"
+        out.append(f"{label:<{width}} {name:<9} {figures['lines']:6d} {f['cer']:7.4f} {f['wer']:7.4f} "
+                   f"{ratio:>6} {speed:>8}")
+        label = ""
+    return "\n".join(out)
+
+
 def run_eval_lines(args) -> int:
-    """Crop every ground-truth line, recognise it, and print CER/WER per folder and in total."""
-    rec = _recognizer(args)
-    report, total, lines_total = {}, TextScore(), 0
-    for folder in map(Path, args.gt_dirs):
+    """Crop every ground-truth line, recognise the crops with each system, and print CER/WER per folder and
+    in total, one row per system, with its CER as a multiple of htr's and its lines per second (time spent
+    recognising only)."""
+    systems = chosen_systems(args.system)
+    read = {name: partial(peers.recognize_lines, name) for name in systems if name != "htr"}
+    rec = _recognizer(args) if "htr" in systems else None
+    if rec is not None:
+        read["htr"] = lambda crops: [r.text for r in rec.recognize(crops)]
+    folders = list(map(Path, args.gt_dirs))
+    width = max(6, *(len(str(f)) for f in folders))
+    if not args.json:
+        print(f"{'folder':<{width}} {'system':<9} {'lines':>6} {'CER':>7} {'WER':>7} {'x htr':>6} {'lines/s':>8}")
+    report, parts = {}, []
+    for folder in folders:
         if not folder.is_dir():
             raise HTRError(f"{folder}: no such folder")
-        docs = gt_documents(folder)[: args.limit or None]
-        if not docs:
-            raise HTRError(f"{folder}: no PAGE-XML or ALTO documents found")
-        score, n = TextScore(), 0
-        for xml in docs:
-            try:
-                lines = document_lines(xml, rec.height)
-            except FileNotFoundError as err:
-                raise HTRError(str(err)) from err
-            for line, r in zip(lines, rec.recognize([line.image for line in lines])):
-                score += score_text(r.text, line.text, case=args.ignore_case, punctuation=args.ignore_punctuation)
+        docs = folder_documents(folder, rec.height if rec is not None else 40, args.limit)
+        scores, seconds, n, n_docs = {name: TextScore() for name in systems}, dict.fromkeys(systems, 0.0), 0, 0
+        for lines in docs:
+            n_docs += 1
+            for name in systems:
+                start = time.perf_counter()
+                texts = read[name]([line.image for line in lines])
+                seconds[name] += time.perf_counter() - start
+                for line, text in zip(lines, texts):
+                    scores[name] += score_text(text, line.text, case=args.ignore_case,
+                                               punctuation=args.ignore_punctuation)
             n += len(lines)
-        report[str(folder)] = {**_scores(score), "lines": n, "documents": len(docs)}
-        total, lines_total = total + score, lines_total + n
+        parts.append((scores, seconds, n))
+        report[str(folder)] = {**_figures(scores, seconds, n), "documents": n_docs}
         if not args.json:
-            print(f"{folder}: CER {score.cer:.4f}  WER {score.wer:.4f}  ({n} lines, {len(docs)} documents)")
+            print(_rows(str(folder), report[str(folder)], width), flush=True)
+    total = _figures({name: sum((p[0][name] for p in parts), TextScore()) for name in systems},
+                     {name: sum(p[1][name] for p in parts) for name in systems}, sum(p[2] for p in parts))
     if args.json:
-        print(json.dumps({"folders": report, "total": {**_scores(total), "lines": lines_total}}, indent=1))
+        print(json.dumps({"folders": report, "total": total}, indent=1))
     elif len(report) > 1:
-        print(f"total: CER {total.cer:.4f}  WER {total.wer:.4f}  ({lines_total} lines)")
+        print(_rows("total", total, width))
     return 0

@@ -172,7 +172,7 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     for t in range(T - 1, -1, -1):
         path[t] = s
         s -= back[t, s]
-    runs, k = [], 0
+    runs = []
     for t in range(T):
         s = path[t]
         if s % 2 == 1:

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
+from htr.errors import FormatError, HTRError
 from htr.formats import read_document
 from htr.geometry import crop_page_lines
 from htr.imageio import load_image
@@ -63,3 +64,37 @@ def folder_lines(folder: Path, height: int = 40) -> Iterator[tuple[Path, list[GT
     """(document, its lines) for every ground-truth file of a folder."""
     for xml in gt_documents(folder):
         yield xml, document_lines(xml, height)
+
+
+def labelled_crops(folder: Path, height: int = 40) -> list[GTLine]:
+    """The crops of a folder holding ``labels.tsv`` (image path relative to the folder, tab, text), grey and
+    ``height`` pixels high."""
+    from htr.recognition.recognizer import fit_height
+
+    out = []
+    for n, row in enumerate((Path(folder) / "labels.tsv").read_text(encoding="utf-8").splitlines(), 1):
+        if not row.strip():
+            continue
+        name, _, text = row.partition("\t")
+        if not text.strip():
+            raise FormatError(f"{folder}/labels.tsv, line {n}: expected 'image<TAB>text'")
+        out.append(GTLine(fit_height(load_image(Path(folder) / name), height), text.strip(), name))
+    return out
+
+
+def folder_documents(folder: Path, height: int = 40, limit: int = 0) -> Iterator[list[GTLine]]:
+    """The ground-truth lines of a folder, a list per document: PAGE/ALTO files beside their page images, or
+    a folder of crops listed in ``labels.tsv`` (in lists of 64). ``limit``: at most this many documents."""
+    folder = Path(folder)
+    if (folder / "labels.tsv").is_file():
+        crops = labelled_crops(folder, height)
+        yield from [crops[i:i + 64] for i in range(0, len(crops), 64)][: limit or None]
+        return
+    docs = gt_documents(folder)[: limit or None]
+    if not docs:
+        raise HTRError(f"{folder}: no PAGE-XML or ALTO documents (or labels.tsv) found")
+    for xml in docs:
+        try:
+            yield document_lines(xml, height)
+        except FileNotFoundError as err:
+            raise HTRError(str(err)) from err

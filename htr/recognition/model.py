@@ -7,7 +7,7 @@ all-blank plateau quickly). Built by ``build_model(RecConfig(...))``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

@@ -79,7 +79,10 @@ class PageCanvas:
         text = fit_text(text, writer.style.font.charset)
         if not text:
             return None
-        return render_ink(self.rng, text, writer.style, margin=2)
+        try:
+            return render_ink(self.rng, text, writer.style, margin=2)
+        except ValueError:  # every glyph came out empty in this font (e.g. a lone "-"): leave the line out
+            return None
 
     def write(self, text: str, writer: Writer, x: float, baseline_y: float, align: str = "left",
               max_width: float | None = None) -> Line | None:

@@ -1,6 +1,6 @@
 """`htr train det`: train the DB text detector on real pages (lines) mixed with synthetic pages (lines and words).
 
-Writes to the run folder: last.pt (model, optimiser, step: resumable), det.pt (best dev weights, the file
+Writes to the run folder: last.pt (model, optimiser, step: resumable), det.pt (best weights on the held-out pages, the file
 `htr detect --weights` reads), log.csv, curve.png and run.json (the recipe and the best figures).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from htr.detection.data import AugmentConfig, DetDataset, page_files, real_pages
+from htr.detection.data import AugmentConfig, DetDataset, page_files
 from htr.paths import shared_dir
 from htr.detection.detector import DEFAULT_POST, DEFAULT_PREPROCESSING, Detector, load_weights, save_weights
 from htr.detection.loss import db_loss
@@ -50,8 +50,9 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--synth-share", type=float, default=0.5,
                    help="share of synthetic samples: from --synth-dir, else rendered live by htr.synth (default 0.5)")
     p.add_argument("--real", default="hooker,testaments", help="real training sets under $HTR_SHARED/data")
-    p.add_argument("--dev-pages", type=int, default=6, help="dev pages per real set scored at each evaluation")
-    p.add_argument("--dev-synth", type=int, default=4, help="held-out synthetic pages scored for words")
+    p.add_argument("--val-pages", type=int, default=8,
+                   help="train pages per real set held out of training, scored at each evaluation")
+    p.add_argument("--val-synth", type=int, default=4, help="held-out synthetic pages scored for words")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: no limit)")
@@ -61,7 +62,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from these detector weights (det.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.add_argument("--no-tune", dest="tune", action="store_false",
-                   help="keep the default post-processing thresholds (else tuned on the dev pages at the end)")
+                   help="keep the default post-processing thresholds (else tuned on the held-out pages at the end)")
     return p
 
 
@@ -78,17 +79,28 @@ def lr_at(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def dev_sets(args) -> dict[str, list[tuple[np.ndarray, list[np.ndarray], str]]]:
-    """name -> [(image, ground-truth polygons, kind)]: the first dev pages of each real set (lines) and
+def split_train(args) -> tuple[list[tuple[Path, Path]], dict[str, list[tuple[Path, Path]]]]:
+    """The real train pages: those trained on, and per set the last --val-pages held out for checkpoint
+    selection and threshold tuning (the dev splits stay untouched for reporting)."""
+    train, val = [], {}
+    for name in (s for s in args.real.split(",") if s):
+        pages = page_files(shared_dir() / "data" / name / "train")
+        cut = len(pages) - args.val_pages
+        train += pages[:cut]
+        val[name] = pages[cut:]
+    return train, val
+
+
+def val_sets(args, val_pages) -> dict[str, list[tuple[np.ndarray, list[np.ndarray], str]]]:
+    """name -> [(image, ground-truth polygons, kind)]: held-out train pages of each real set (lines) and
     held-out synthetic pages (words; seeds far from any training seed)."""
     sets = {}
-    for name in args.real.split(","):
-        pages = page_files(shared_dir() / "data" / name / "dev")[: args.dev_pages]
+    for name, pages in val_pages.items():
         sets[name] = [(load_image(i), [ln.polygon for ln in read_document(x).lines], "line") for i, x in pages]
-    if args.dev_synth:
+    if args.val_synth:
         from htr.synth.pages import render_page
         sets["synth_words"] = []
-        for i in range(args.dev_synth):
+        for i in range(args.val_synth):
             image, page = render_page(np.random.default_rng([99991, i]))
             sets["synth_words"].append((image, [w.polygon for w in page.words()], "word"))
     return sets
@@ -107,7 +119,7 @@ def evaluate(model, sets, long_side: int) -> dict[str, float]:
 
 
 def tune_post(model, sets, long_side: int) -> tuple[dict[str, PostConfig], dict]:
-    """Post-processing per kind that maximises F1 on the dev pages over TUNE_GRID (maps computed once)."""
+    """Post-processing per kind that maximises F1 on the held-out pages over TUNE_GRID (maps computed once)."""
     detector = Detector.from_model(model, {"long_side": long_side})
     maps: dict[str, list] = {}
     for pages in sets.values():
@@ -131,7 +143,7 @@ def tune_post(model, sets, long_side: int) -> tuple[dict[str, PostConfig], dict]
 
 
 def plot_curve(log: Path, png: Path) -> None:
-    """Loss (log scale) and dev F1 against step, drawn with OpenCV."""
+    """Loss (log scale) and held-out F1 against step, drawn with OpenCV."""
     rows = list(csv.DictReader(open(log)))
     w, h, pad = 900, 280, 50
     panels = []
@@ -164,7 +176,7 @@ def plot_curve(log: Path, png: Path) -> None:
                 text = f"{10 ** label:.3g}" if log_y else f"{label:.3g}"
                 cv2.putText(img, text, (2, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
             cv2.putText(img, f"step {x1:.0f}", (w - 110, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1)
-        cv2.putText(img, "loss (log)" if log_y else "dev F1 @ IoU 0.5", (pad, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        cv2.putText(img, "loss (log)" if log_y else "held-out F1 @ IoU 0.5", (pad, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 0), 1, cv2.LINE_AA)
         panels.append(img)
     cv2.imwrite(str(png), np.concatenate(panels))
@@ -187,7 +199,7 @@ def run(args) -> int:
         print(f"resumed {out / 'last.pt'} at step {step}", file=sys.stderr)
     elif args.init:
         model.load_state_dict(load_weights(args.init)[0].state_dict())
-    files = real_pages("train", tuple(s for s in args.real.split(",") if s))
+    files, val_pages = split_train(args)
     synth_files = [pair for folder in args.synth_dir for pair in page_files(folder)]
     aug = AugmentConfig(crop=args.crop, long_side=args.long_side)
     shrink = {k: DEFAULT_POST[k].shrink_ratio for k in cfg.kinds}
@@ -199,7 +211,7 @@ def run(args) -> int:
                        prefetch_factor=4)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch, sampler=range(step * args.batch, len(data)),
                                          **workers)
-    sets = dev_sets(args)
+    sets = val_sets(args, val_pages)
     recipe = {k: v for k, v in vars(args).items() if k != "func"}
     recipe.update(config=cfg.to_dict(), params=count_parameters(model), real_pages=len(files),
                   synth_pages=len(synth_files) or "live")
@@ -221,7 +233,7 @@ def run(args) -> int:
         (out / "last.pt.part").replace(out / "last.pt")
         plot_curve(log_path, out / "curve.png")
 
-    def dev_eval() -> dict[str, float]:
+    def val_eval() -> dict[str, float]:
         nonlocal best
         model.eval()
         scores = evaluate(model, sets, args.long_side)
@@ -231,7 +243,7 @@ def run(args) -> int:
             best = line_f1
             save_weights(out / "det.pt", model, {**DEFAULT_PREPROCESSING, "long_side": args.long_side},
                          DEFAULT_POST, {"step": step, "scores": scores, "recipe": recipe})
-        print(f"step {step} dev {scores} (best line F1 {best:.4f})", file=sys.stderr)
+        print(f"step {step} held-out {scores} (best line F1 {best:.4f})", file=sys.stderr)
         return scores
 
     for batch in loader:
@@ -250,7 +262,7 @@ def run(args) -> int:
         tick = time.time()
         out_of_time = bool(args.minutes) and time.time() - started > args.minutes * 60
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            row.update(dev_eval())
+            row.update(val_eval())
         with open(log_path, "a", newline="") as f:
             csv.DictWriter(f, fields, extrasaction="ignore").writerow(row)
         if step % 10 == 0:
@@ -266,7 +278,7 @@ def run(args) -> int:
         model, pre, _, meta = load_weights(out / "det.pt")
         post, summary["tuned_post"] = tune_post(model, sets, args.long_side)
         save_weights(out / "det.pt", model, pre, post, {**meta, "tuned_post": summary["tuned_post"]})
-        print(f"post-processing tuned on the dev pages: {summary['tuned_post']}", file=sys.stderr)
+        print(f"post-processing tuned on the held-out pages: {summary['tuned_post']}", file=sys.stderr)
     (out / "run.json").write_text(json.dumps(summary, indent=1))
     if (out / "det.pt").exists():
         scores = load_weights(out / "det.pt")[3].get("scores", {})
@@ -297,11 +309,11 @@ def model_card(summary: dict, scores: dict) -> str:
         "(balanced BCE with 3:1 hard negatives + dice + 10 x L1), shrink ratio 0.6 for both kinds, lines as "
         "constant-thickness bands.",
         "",
-        "**Figures** (F1 at IoU 0.5, one-to-one matching, dev pages used for checkpoint selection): "
+        "**Figures** (F1 at IoU 0.5, one-to-one matching, on the train pages held out for checkpoint selection): "
         + ", ".join(f"{k[3:]} {v:.3f}" for k, v in scores.items()),
     ]
     if summary.get("tuned_post"):
-        lines += ["", f"Post-processing tuned on the same dev pages: {summary['tuned_post']}"]
+        lines += ["", f"Post-processing tuned on the same held-out pages: {summary['tuned_post']}"]
     return "\n".join(lines) + "\n"
 
 

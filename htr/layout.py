@@ -1,0 +1,215 @@
+"""Lines into blocks and blocks into reading order: pure functions of line polygons.
+
+Lines that overlap horizontally and follow each other closely form a block (a paragraph, a column, a
+marginal note, a letterhead). A narrow block beside a wider one, overlapping it vertically but not
+horizontally, is a marginal note: it is read right after the block it sits beside. The other blocks are
+ordered by a recursive X-Y cut that prefers column gaps: where a vertical gap runs through every block of a
+group, the group is read column by column, left to right; otherwise it is cut horizontally and read top to
+bottom (so a letterhead or heading spanning the columns comes first). Within a block, lines whose vertical centres nearly coincide form a row, read left to right, so a
+right-aligned date or signature stays in place.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from htr.document import Block, Line, hull_polygon
+
+MARGIN_SHARE = 0.4  # a side group narrower than this share of the widest group beside it is a marginal note
+
+
+def _boxes(lines: list[Line]) -> np.ndarray:
+    """(N, 4) x0, y0, x1, y1 of each line's polygon."""
+    return np.array([line.bbox for line in lines], np.float64).reshape(-1, 4)
+
+
+def line_height(lines: list[Line]) -> float:
+    """The median height of the lines' bounding boxes (1 when there are none)."""
+    boxes = _boxes(lines)
+    return float(np.median(boxes[:, 3] - boxes[:, 1])) if len(boxes) else 1.0
+
+
+def _components(n: int, links: np.ndarray) -> list[list[int]]:
+    """Connected components (lists of indices, in index order) of an (n, n) boolean link matrix."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(links, 1))):
+        parent[find(int(i))] = find(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def group_blocks(lines: list[Line], gap: float = 1.0, overlap: float = 0.2) -> list[list[int]]:
+    """Indices of lines per block: lines are linked when their x-ranges overlap by ``overlap`` of the
+    narrower one and the vertical gap between them is under ``gap`` median line heights. A line that would
+    link to two side-by-side lines below (or above) it spans columns, like a heading: it is not linked that
+    way, so it does not join the columns into one block."""
+    boxes = _boxes(lines)
+    h = line_height(lines)
+    x0, y0, x1, y1 = boxes.T
+    x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+    narrower = np.maximum(1.0, np.minimum((x1 - x0)[:, None], (x1 - x0)[None]))
+    y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+    links = (x_overlap >= overlap * narrower) & (y_gap < gap * h)
+    np.fill_diagonal(links, False)
+    centre = (y0 + y1) / 2
+    disjoint = x_overlap <= 0
+    for i in range(len(lines)):
+        for side in (centre > centre[i], centre < centre[i]):
+            near = np.nonzero(links[i] & side)[0]
+            if disjoint[np.ix_(near, near)].any():
+                links[i, near] = links[near, i] = False
+    return _components(len(lines), links)
+
+
+def merge_tables(lines: list[Line], blocks: list[list[int]], share: float = 0.7, narrow: float = 0.3,
+                 label: float = 0.08) -> list[list[int]]:
+    """Side-by-side blocks of short lines whose rows line up (a table, a form of labels and values) merged
+    into one block, so that it is read row by row: two blocks merge when ``share`` of the lines of the
+    smaller one sit on a row of the other and the lines of both are narrower than ``narrow`` of the span of
+    all lines (two columns of running text are wider), or when one is a column of labels narrower than
+    ``label`` of the span, every one of them on a row of the other (list labels beside their items)."""
+    boxes = _boxes(lines)
+    h = line_height(lines)
+    span = boxes[:, 2].max() - boxes[:, 0].min()
+    centre = (boxes[:, 1] + boxes[:, 3]) / 2
+    width = [float(np.median(boxes[b, 2] - boxes[b, 0])) for b in blocks]
+    links = np.zeros((len(blocks), len(blocks)), bool)
+    for a in range(len(blocks)):
+        for b in range(a + 1, len(blocks)):
+            small, big = sorted((blocks[a], blocks[b]), key=len)
+            aligned = sum(np.abs(centre[big] - centre[i]).min() < 0.5 * h for i in small) / len(small)
+            if len(small) < 2 or aligned < share:
+                continue
+            tabular = max(width[a], width[b]) < narrow * span
+            labels = min(width[a], width[b]) < label * span and aligned == 1.0  # list labels beside items
+            links[a, b] = links[b, a] = tabular or labels
+    return [sorted(i for k in group for i in blocks[k]) for group in _components(len(blocks), links)]
+
+
+def row_order(lines: list[Line], row_share: float = 0.5) -> list[int]:
+    """Indices of a block's lines top to bottom; lines whose vertical centres lie within ``row_share`` of a
+    line height of each other form a row, read left to right."""
+    if not lines:
+        return []
+    h = line_height(lines)
+    boxes = _boxes(lines)
+    centres = (boxes[:, 1] + boxes[:, 3]) / 2
+    rows: list[list[int]] = []
+    for i in np.argsort(centres, kind="stable"):
+        if rows and centres[i] - np.mean([centres[j] for j in rows[-1]]) < row_share * h:
+            rows[-1].append(int(i))
+        else:
+            rows.append([int(i)])
+    return [i for row in rows for i in sorted(row, key=lambda k: boxes[k, 0])]
+
+
+def _gaps(starts: np.ndarray, ends: np.ndarray, min_gap: float) -> list[float]:
+    """Cut positions in the empty stretches (at least ``min_gap`` wide) of the union of intervals."""
+    cuts, reach = [], None
+    for s, e in sorted(zip(starts, ends)):
+        if reach is not None and s - reach >= min_gap:
+            cuts.append((reach + s) / 2)
+        reach = e if reach is None else max(reach, e)
+    return cuts
+
+
+def _split(boxes: np.ndarray, idx: list[int], axis: int, min_gap: float) -> list[list[int]]:
+    """The items of ``idx`` split at the gaps along ``axis`` (0: x, columns; 1: y, bands), in order."""
+    cuts = _gaps(boxes[idx, axis], boxes[idx, axis + 2], min_gap)
+    parts: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in idx:
+        parts[int(np.searchsorted(cuts, (boxes[i, axis] + boxes[i, axis + 2]) / 2))].append(i)
+    return [p for p in parts if p]
+
+
+def _width(boxes: np.ndarray, idx: list[int]) -> float:
+    return float(boxes[idx, 2].max() - boxes[idx, 0].min())
+
+
+def marginal_notes(boxes: np.ndarray, near: float) -> dict[int, int]:
+    """Marginal note -> the block it sits beside: a block narrower than MARGIN_SHARE of a block that it
+    overlaps vertically but not horizontally (the most overlapping such block), and with no wider block
+    above or below it within ``near`` pixels (else it is a short block of a column, such as a heading)."""
+    widths = boxes[:, 2] - boxes[:, 0]
+    x_overlap = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) > np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    y_overlap = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    notes = {}
+    for i in range(len(boxes)):
+        stacked = x_overlap[i] & (widths > widths[i]) & (y_overlap[i] > -near)
+        stacked[i] = False
+        beside = ~x_overlap[i] & (widths * MARGIN_SHARE > widths[i]) & (y_overlap[i] > 0)
+        if beside.any() and not stacked.any():
+            notes[i] = int(np.argmax(np.where(beside, y_overlap[i], -np.inf)))
+    return {i: j for i, j in notes.items() if j not in notes}
+
+
+def order_blocks(boxes: np.ndarray, idx: list[int] | None = None, min_gap: float = 10.0) -> list[int]:
+    """Block indices in reading order by a recursive X-Y cut on their (N, 4) boxes, column gaps first."""
+    idx = list(range(len(boxes))) if idx is None else idx
+    if len(idx) <= 1:
+        return idx
+    columns = _split(boxes, idx, 0, min_gap)
+    if len(columns) > 1:
+        return [i for col in columns for i in order_blocks(boxes, col, min_gap)]
+    bands = _split(boxes, idx, 1, 0.0)
+    if len(bands) > 1:
+        return [i for band in bands for i in order_blocks(boxes, band, min_gap)]
+    return sorted(idx, key=lambda i: (boxes[i, 1], boxes[i, 0]))
+
+
+def skew_angle(lines: list[Line]) -> float:
+    """The page's skew, radians: the median direction of the long axis of the lines clearly wider than tall."""
+    angles = []
+    for line in lines:
+        if len(line.polygon) < 3:
+            continue
+        (_, _), (w, h), a = cv2.minAreaRect(line.polygon.astype(np.float32))
+        if w < h:
+            w, h, a = h, w, a - 90
+        if w > 3 * h:
+            angles.append((a + 90) % 180 - 90)
+    return float(np.deg2rad(np.median(angles))) if angles else 0.0
+
+
+def deskewed(lines: list[Line]) -> list[Line]:
+    """Stand-ins for the lines with their polygons turned by minus the page's skew (for ordering only)."""
+    angle = skew_angle(lines)
+    c, s = np.cos(-angle), np.sin(-angle)
+    turn = np.array([[c, s], [-s, c]], np.float32)  # row vectors times this turn them by -angle
+    return [Line(polygon=ln.polygon @ turn) for ln in lines]
+
+
+def layout(lines: list[Line]) -> list[Block]:
+    """The page's blocks in reading order, each with its lines in reading order; ids b1.., l1.. follow it.
+    Blocks and order are worked out on the deskewed page."""
+    if not lines:
+        return []
+    upright = deskewed(lines)
+    h = line_height(upright)
+    groups = merge_tables(upright, group_blocks(upright))
+    groups = [[g[k] for k in row_order([upright[i] for i in g])] for g in groups]
+    boxes = np.array([[min(upright[i].bbox[0] for i in g), min(upright[i].bbox[1] for i in g),
+                       max(upright[i].bbox[2] for i in g), max(upright[i].bbox[3] for i in g)] for g in groups])
+    notes = marginal_notes(boxes, 3 * h)
+    main = order_blocks(boxes, [i for i in range(len(groups)) if i not in notes], 0.5 * h)
+    order = []
+    for b in main:
+        order += [b] + sorted((i for i, anchor in notes.items() if anchor == b), key=lambda i: boxes[i, 1])
+    out, n = [], 0
+    for k, b in enumerate(order):
+        block_lines = [lines[i] for i in groups[b]]
+        for line in block_lines:
+            n += 1
+            line.id = f"l{n}"
+        out.append(Block(polygon=hull_polygon([ln.polygon for ln in block_lines]), lines=block_lines,
+                         id=f"b{k + 1}"))
+    return out

@@ -1,0 +1,163 @@
+"""`htr page SCAN --out FORMAT` (one page to a document) and `htr eval pages GT_DIR` (the full pipeline
+scored against ground-truth pages, side by side with other engines)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from htr.document import Page
+from htr.errors import HTRError
+from htr.formats import FORMATS
+from htr.peers import add_system_option
+
+def _add_model_options(p) -> None:
+    p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
+    p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")
+    p.add_argument("--beam", type=int, default=0, help="CTC beam width; 0 for greedy decoding (default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-orient", dest="orient", action="store_false",
+                   help="do not look for pages turned by 90, 180 or 270 degrees")
+
+
+def _reader(args):
+    from htr.pipeline import Reader
+
+    return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
+                  orient=args.orient)
+
+
+def configure_page(p):
+    p.add_argument("image", help="page image (JPEG, PNG, TIFF, ...)")
+    p.add_argument("--out", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("--overlay", help="also write the page with lines (red) and words (green) drawn on it")
+    p.add_argument("--lines", help="read the lines of this PAGE/ALTO segmentation instead of detecting them; "
+                                   "the output keeps its regions, lines and ids")
+    p.add_argument("--min-confidence", type=float, default=0.0,
+                   help="drop lines and words whose confidence is below this (0-1; default 0: keep all)")
+    _add_model_options(p)
+    p.epilog = ("Exit codes: 0 the page was read (an empty page gives an empty document and a warning), "
+                "1 the image, segmentation or weights could not be read, 2 bad arguments, 130 interrupted.")
+    return p
+
+
+def drop_unsure(page: Page, threshold: float) -> Page:
+    """The page without lines and words whose confidence is under ``threshold``; line text follows the words
+    that remain."""
+    for block in page.blocks:
+        block.lines = [ln for ln in block.lines if ln.confidence is None or ln.confidence >= threshold]
+        for line in block.lines:
+            kept = [w for w in line.words if w.confidence is None or w.confidence >= threshold]
+            if len(kept) < len(line.words):
+                line.words, line.text = kept, " ".join(w.text for w in kept)
+    page.blocks = [b for b in page.blocks if b.lines]
+    return page
+
+
+def draw_page(image: np.ndarray, page: Page) -> np.ndarray:
+    """The page image (RGB) with the page's line polygons and word polygons drawn on it."""
+    from htr.detection.command import draw_overlay
+    from htr.detection.postprocess import Detection
+
+    shapes = [Detection(ln.polygon, ln.confidence or 0.0, "line") for ln in page.lines]
+    shapes += [Detection(w.polygon, w.confidence or 0.0, "word") for w in page.words()]
+    return draw_overlay(image, shapes)
+
+
+def run_page(args) -> int:
+    import cv2
+
+    from htr.formats import write_document
+    from htr.imageio import load_image
+
+    image = load_image(args.image)
+    lines = None
+    if args.lines:
+        from htr.formats import read_document
+        lines = read_document(args.lines)
+    page = _reader(args).read(image, lines=lines, source=Path(args.image).name)
+    if args.min_confidence > 0:
+        drop_unsure(page, args.min_confidence)
+    if not page.text.strip():
+        print(f"htr: warning: {args.image}: no text found", file=sys.stderr)
+    document = write_document(page, args.out)
+    if args.output:
+        Path(args.output).write_text(document, encoding="utf-8")
+    else:
+        sys.stdout.write(document if document.endswith("\n") else document + "\n")
+    if args.overlay and not cv2.imwrite(str(args.overlay), draw_page(image, page)[:, :, ::-1]):
+        raise HTRError(f"{args.overlay}: cannot write the overlay image (unknown extension or unwritable)")
+    return 0
+
+
+def configure_eval_pages(p):
+    p.add_argument("gt_dirs", nargs="+", help="folders of page images with ground-truth PAGE/ALTO beside them")
+    add_system_option(p)
+    p.add_argument("--limit", type=int, default=0, help="at most this many pages per folder (0: all)")
+    p.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
+    p.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    _add_model_options(p)
+    return p
+
+
+def run_eval_pages(args) -> int:
+    """Read every ground-truth page with each system; page CER in reading order, bag-of-words F1 and
+    seconds per page, per folder and in total."""
+    from htr import peers
+    from htr.evaluate import TextScore, score_text
+    from htr.formats import read_document, write_document
+    from htr.imageio import load_image
+    from htr.recognition.lines import gt_documents, image_for
+
+    systems = peers.chosen_systems(args.system)
+    folders = []
+    for folder in map(Path, args.gt_dirs):
+        if not folder.is_dir():
+            raise HTRError(f"{folder}: no such folder")
+        pairs = []
+        for xml in gt_documents(folder):
+            image = image_for(xml, read_document(xml).source)
+            if image is not None:
+                pairs.append((image, xml))
+        if not pairs:
+            raise HTRError(f"{folder}: no page images with ground-truth XML beside them")
+        folders.append((folder, pairs[: args.limit or None]))
+    reader = _reader(args) if "htr" in systems else None
+    rows = []  # (folder, system, score, seconds per page)
+    totals = {s: (TextScore(), []) for s in systems}
+    for folder, pairs in folders:
+        for system in systems:
+            score, seconds = TextScore(), []
+            for image_path, xml in pairs:
+                gt = read_document(xml).text
+                start = time.perf_counter()
+                if system == "htr":  # load to hOCR, as a user's run
+                    page = reader.read(load_image(image_path))
+                    write_document(page, "hocr")
+                    text = page.text
+                else:
+                    text = peers.read_page_text(system, load_image(image_path))
+                seconds.append(time.perf_counter() - start)
+                score += score_text(text, gt, case=args.ignore_case, punctuation=args.ignore_punctuation)
+            rows.append((str(folder), system, score, seconds))
+            totals[system] = (totals[system][0] + score, totals[system][1] + seconds)
+            if not args.json:
+                print(f"{folder}  {system:<10} CER {score.cer:.4f}  WER {score.wer:.4f}  BoW-F1 {score.bow_f1:.4f}  "
+                      f"{np.median(seconds):.2f} s/page (median, {len(pairs)} pages)", flush=True)
+    if args.json:
+        def figures(score, seconds):
+            return {"cer": round(score.cer, 4), "wer": round(score.wer, 4), "bow_f1": round(score.bow_f1, 4),
+                    "pages": len(seconds), "median_seconds": round(float(np.median(seconds)), 3)}
+        print(json.dumps({"folders": [{"folder": f, "system": s, **figures(sc, sec)} for f, s, sc, sec in rows],
+                          "total": {s: figures(*totals[s]) for s in systems}}, indent=1))
+    elif len(folders) > 1:
+        for s in systems:
+            score, seconds = totals[s]
+            print(f"total  {s:<10} CER {score.cer:.4f}  WER {score.wer:.4f}  BoW-F1 {score.bow_f1:.4f}  "
+                  f"{np.median(seconds):.2f} s/page (median, {len(seconds)} pages)")
+    return 0

@@ -1,0 +1,134 @@
+"""read_page and `htr page` on synthetic pages htr renders itself, with the shipped weights."""
+import io
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from htr.evaluate import cer, match_polygons
+from htr.formats import read_document, write_document
+from htr.imageio import load_image
+from htr.paths import REPO, WEIGHTS_DIR
+from htr.pipeline import Reader, rotate, row_column_ratio, unrotate_points
+from tests.shared import validate
+
+EXAMPLES = REPO / "examples"
+
+pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "det.pt").exists() or not (WEIGHTS_DIR / "rec.pt").exists(),
+                                reason="weights/det.pt and weights/rec.pt are needed (htr train det / rec)")
+
+
+@pytest.fixture(scope="module")
+def synth_page():
+    """The example letter htr rendered (examples/make_examples.py) and its exact ground truth."""
+    return load_image(EXAMPLES / "letter.jpg"), read_document(EXAMPLES / "letter.gt.xml")
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Reader()
+
+
+@pytest.fixture(scope="module")
+def upright(reader, synth_page):
+    return reader.read(synth_page[0])
+
+
+def test_reads_the_lines_of_a_page_in_reading_order(synth_page, upright):
+    image, gt = synth_page
+    assert upright.rotation == 0 and (upright.width, upright.height) == (image.shape[1], image.shape[0])
+    found, _ = match_polygons([ln.polygon for ln in upright.lines], [ln.polygon for ln in gt.lines], 0.5)
+    assert found.recall > 0.7 and found.precision > 0.7, found
+    assert cer(upright.text, gt.text) < 0.5  # the shipped recogniser's figures are in weights/MODEL_CARD.md
+    for line in upright.lines:
+        assert 0 <= line.confidence <= 1 and line.text.strip()
+        assert line.polygon.min() >= -1 and (line.polygon.max(0) <= [image.shape[1] + 1, image.shape[0] + 1]).all()
+        assert " ".join(w.text for w in line.words) == " ".join(line.text.split())
+        for word in line.words:  # word boxes come from the recogniser's character spans, inside their line
+            x0, _, x1, _ = line.bbox
+            assert x0 - 5 <= word.bbox[0] <= word.bbox[2] <= x1 + 5 and 0 <= word.confidence <= 1
+    ids = [ln.id for ln in upright.lines]
+    assert ids == [f"l{i}" for i in range(1, len(ids) + 1)]
+
+
+def test_accepts_path_bytes_array_and_pil_image(tmp_path, reader, synth_page, upright):
+    path = tmp_path / "scan.png"
+    Image.fromarray(synth_page[0]).save(path)
+    for source in (path, str(path), path.read_bytes(), Image.open(io.BytesIO(path.read_bytes()))):
+        assert reader.read(source).text == upright.text
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_turned_scans_are_read_upright_with_coordinates_in_the_scan(reader, synth_page, upright, turns):
+    scan = rotate(synth_page[0], turns)
+    page = reader.read(scan)
+    assert page.rotation == 90 * ((4 - turns) % 4)
+    assert (page.width, page.height) == (scan.shape[1], scan.shape[0])
+    assert cer(page.text, upright.text) < 0.1
+    # The upright reading's polygons, taken into the scan's pixels, match the turned reading's.
+    expected = [unrotate_points(ln.polygon, 4 - turns, scan.shape[1], scan.shape[0]) for ln in upright.lines]
+    score, _ = match_polygons([ln.polygon for ln in page.lines], expected, 0.5)
+    assert score.f1 > 0.9, score
+
+
+def test_ink_profile_tells_upright_from_sideways(synth_page):
+    image = synth_page[0]
+    assert row_column_ratio(image) > 1 > row_column_ratio(rotate(image, 1))
+
+
+def test_existing_segmentation_keeps_its_structure_and_gets_text(tmp_path, reader, synth_page):
+    image, gt = synth_page
+    xml = tmp_path / "seg.xml"
+    for line in gt.lines:
+        line.text, line.words = "", []
+    xml.write_text(write_document(gt, "page"))
+    segmentation = read_document(xml)
+    page = reader.read(image, lines=xml)
+    assert [ln.id for ln in page.lines] == [ln.id for ln in segmentation.lines]
+    assert [b.id for b in page.blocks] == [b.id for b in segmentation.blocks]
+    assert [ln.polygon.tolist() for ln in page.lines] == [ln.polygon.tolist() for ln in segmentation.lines]
+    assert sum(bool(ln.text) for ln in page.lines) >= 0.9 * len(page.lines)
+
+
+def htr(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "htr.cli", *args], capture_output=True, text=True, **kw)
+
+
+def test_page_command_writes_valid_documents_and_an_overlay(tmp_path, synth_page):
+    scan = tmp_path / "scan.jpg"
+    Image.fromarray(synth_page[0]).save(scan, quality=90)
+    outputs = {fmt: tmp_path / f"out.{fmt}" for fmt in ("hocr", "alto", "page", "json", "text")}
+    result = htr("page", str(scan), "--out", "hocr", "-o", str(outputs["hocr"]), "--overlay",
+                 str(tmp_path / "overlay.png"), "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    from lxml import etree
+    etree.fromstring(outputs["hocr"].read_bytes())  # well-formed XHTML
+    assert Image.open(tmp_path / "overlay.png").size == Image.open(scan).size
+    hocr_text = read_document(outputs["hocr"]).text
+    for fmt in ("alto", "page", "text"):
+        result = htr("page", str(scan), "--out", fmt, "--threads", "2")
+        assert result.returncode == 0, result.stderr
+        outputs[fmt].write_text(result.stdout)
+    validate(outputs["alto"].read_text(), "alto4")
+    validate(outputs["page"].read_text(), "page2019")
+    assert read_document(outputs["alto"]).text == read_document(outputs["page"]).text == hocr_text
+    assert outputs["text"].read_text().strip() == hocr_text.strip()
+
+
+def test_page_command_on_a_blank_page_and_on_a_broken_file(tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (1200, 1600), "white").save(blank)
+    result = htr("page", str(blank), "--out", "json")
+    assert result.returncode == 0 and "no text found" in result.stderr
+    assert read_document_text(result.stdout) == ""
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    result = htr("page", str(broken))
+    assert result.returncode == 1 and result.stderr.startswith("htr: error: ") and not result.stdout
+
+
+def read_document_text(json_text: str) -> str:
+    from htr.formats import parse_document
+
+    return parse_document(json_text, "json").text
