@@ -128,8 +128,11 @@ def run_eval_pages(args) -> int:
             raise HTRError(f"{folder}: no page images with ground-truth XML beside them")
         folders.append((folder, pairs[: args.limit or None]))
     reader = _reader(args) if "htr" in systems else None
+    width = max(6, *(len(str(f)) for f, _ in folders))
+    if not args.json:
+        print(f"{'folder':<{width}} {'system':<9} {'pages':>5} {'CER':>7} {'WER':>7} {'BoW-F1':>7} {'x htr':>6} "
+              f"{'s/page':>7}   (s/page: median)")
     rows = []  # (folder, system, score, seconds per page)
-    totals = {s: (TextScore(), []) for s in systems}
     for folder, pairs in folders:
         for system in systems:
             score, seconds = TextScore(), []
@@ -145,19 +148,30 @@ def run_eval_pages(args) -> int:
                 seconds.append(time.perf_counter() - start)
                 score += score_text(text, gt, case=args.ignore_case, punctuation=args.ignore_punctuation)
             rows.append((str(folder), system, score, seconds))
-            totals[system] = (totals[system][0] + score, totals[system][1] + seconds)
             if not args.json:
-                print(f"{folder}  {system:<10} CER {score.cer:.4f}  WER {score.wer:.4f}  BoW-F1 {score.bow_f1:.4f}  "
-                      f"{np.median(seconds):.2f} s/page (median, {len(pairs)} pages)", flush=True)
+                print(_page_row(rows, width), flush=True)
+    if len(folders) > 1:
+        for system in systems:
+            mine = [r for r in rows if r[1] == system]
+            rows.append(("total", system, sum((r[2] for r in mine), TextScore()), [t for r in mine for t in r[3]]))
+            if not args.json:
+                print(_page_row(rows, width))
     if args.json:
-        def figures(score, seconds):
-            return {"cer": round(score.cer, 4), "wer": round(score.wer, 4), "bow_f1": round(score.bow_f1, 4),
+        def figures(folder, system, score, seconds):
+            htr_cer = next((r[2].cer for r in rows if r[0] == folder and r[1] == "htr"), 0.0)
+            return {"folder": folder, "system": system, "cer": round(score.cer, 4), "wer": round(score.wer, 4),
+                    "bow_f1": round(score.bow_f1, 4), "x_htr": round(score.cer / htr_cer, 3) if htr_cer else None,
                     "pages": len(seconds), "median_seconds": round(float(np.median(seconds)), 3)}
-        print(json.dumps({"folders": [{"folder": f, "system": s, **figures(sc, sec)} for f, s, sc, sec in rows],
-                          "total": {s: figures(*totals[s]) for s in systems}}, indent=1))
-    elif len(folders) > 1:
-        for s in systems:
-            score, seconds = totals[s]
-            print(f"total  {s:<10} CER {score.cer:.4f}  WER {score.wer:.4f}  BoW-F1 {score.bow_f1:.4f}  "
-                  f"{np.median(seconds):.2f} s/page (median, {len(seconds)} pages)")
+        print(json.dumps({"rows": [figures(*r) for r in rows]}, indent=1))
     return 0
+
+
+def _page_row(rows: list, width: int) -> str:
+    """The last row of ``rows`` as a table line; the folder is named on its first system's row only, and the
+    CER ratio is against htr's in the same folder."""
+    folder, system, score, seconds = rows[-1]
+    htr_cer = next((r[2].cer for r in rows if r[0] == folder and r[1] == "htr"), 0.0)
+    ratio = f"{score.cer / htr_cer:.2f}" if htr_cer else "-"
+    first = next(r for r in rows if r[0] == folder)[1] == system
+    return (f"{folder if first else '':<{width}} {system:<9} {len(seconds):5d} {score.cer:7.4f} {score.wer:7.4f} "
+            f"{score.bow_f1:7.4f} {ratio:>6} {np.median(seconds):7.2f}")

@@ -132,3 +132,16 @@ def read_document_text(json_text: str) -> str:
     from htr.formats import parse_document
 
     return parse_document(json_text, "json").text
+
+
+def test_eval_pages_scores_the_full_pipeline(tmp_path):
+    import json
+    import shutil
+
+    for name in ("letter.jpg", "letter.gt.xml"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    result = htr("eval", "pages", str(tmp_path), "--json", "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["rows"]
+    assert row["system"] == "htr" and row["pages"] == 1 and row["x_htr"] == 1.0
+    assert row["cer"] < 0.5 and row["bow_f1"] > 0.2 and row["median_seconds"] > 0

@@ -154,3 +154,30 @@ def test_normalize_maps_ink_high_and_paper_low():
     line[15:25, 10:90] = 30
     x = normalize(line)
     assert x.dtype == np.float32 and x[0, 0] == pytest.approx(0, abs=1e-6) and x[20, 50] == pytest.approx(1)
+
+
+def test_crop_folders_listed_in_labels_tsv_or_lines_jsonl(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from htr.errors import FormatError
+    from htr.recognition.lines import folder_documents
+
+    for i, word in enumerate(["ALPHA", "BETA", "GAMMA"]):
+        Image.new("RGB", (60 + 20 * i, 20), "white").save(tmp_path / f"{i}.png")
+    tsv, jsonl = tmp_path / "tsv", tmp_path / "jsonl"
+    for folder in (tsv, jsonl):
+        folder.mkdir()
+        for i in range(3):
+            (folder / f"{i}.png").write_bytes((tmp_path / f"{i}.png").read_bytes())
+    (tsv / "labels.tsv").write_text("0.png\tALPHA\n1.png\tBETA\n\n2.png\tGAMMA\n")
+    (jsonl / "lines.jsonl").write_text("".join(json.dumps({"image": f"{i}.png", "text": t, "kind": "print"}) + "\n"
+                                               for i, t in enumerate(["ALPHA", "BETA", "GAMMA"])))
+    for folder in (tsv, jsonl):
+        (doc,) = list(folder_documents(folder, height=32))
+        assert [line.text for line in doc] == ["ALPHA", "BETA", "GAMMA"]
+        assert [line.image.shape for line in doc] == [(32, 96), (32, 128), (32, 160)]
+    (tsv / "labels.tsv").write_text("0.png ALPHA\n")
+    with pytest.raises(FormatError, match="line 1"):
+        list(folder_documents(tsv))

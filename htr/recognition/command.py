@@ -57,7 +57,8 @@ def run_recognize(args) -> int:
 
 def configure_eval_lines(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("gt_dirs", nargs="+", help="folders of PAGE-XML/ALTO ground truth beside their page images, "
-                                                   "or of line/word crops listed in labels.tsv (image, tab, text)")
+                                                   "or of line/word crops listed in labels.tsv (image, tab, text) or "
+                                                   "lines.jsonl (htr synth lines)")
     parser.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
     parser.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
     parser.add_argument("--limit", type=int, default=0, help="at most this many documents per folder (0: all)")

@@ -1,6 +1,7 @@
 """Ground-truth lines of PAGE/ALTO folders as recogniser crops: (crop, text, name) per transcribed line."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -67,26 +68,36 @@ def folder_lines(folder: Path, height: int = 40) -> Iterator[tuple[Path, list[GT
 
 
 def labelled_crops(folder: Path, height: int = 40) -> list[GTLine]:
-    """The crops of a folder holding ``labels.tsv`` (image path relative to the folder, tab, text), grey and
-    ``height`` pixels high."""
+    """The crops of a folder holding ``labels.tsv`` (image path relative to the folder, tab, text) or
+    ``lines.jsonl`` (as `htr synth lines` writes: objects with "image" and "text"), grey and ``height``
+    pixels high."""
     from htr.recognition.recognizer import fit_height
 
+    folder = Path(folder)
+    tsv = folder / "labels.tsv"
+    listing = tsv if tsv.is_file() else folder / "lines.jsonl"
     out = []
-    for n, row in enumerate((Path(folder) / "labels.tsv").read_text(encoding="utf-8").splitlines(), 1):
+    for n, row in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
         if not row.strip():
             continue
-        name, _, text = row.partition("\t")
-        if not text.strip():
-            raise FormatError(f"{folder}/labels.tsv, line {n}: expected 'image<TAB>text'")
-        out.append(GTLine(fit_height(load_image(Path(folder) / name), height), text.strip(), name))
+        try:
+            if listing == tsv:
+                name, text = row.split("\t", 1)
+            else:
+                record = json.loads(row)
+                name, text = record["image"], record["text"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise FormatError(f"{listing}, line {n}: expected 'image<TAB>text' or a JSON object with "
+                              "image and text") from err
+        out.append(GTLine(fit_height(load_image(folder / name), height), text.strip(), name))
     return out
 
 
 def folder_documents(folder: Path, height: int = 40, limit: int = 0) -> Iterator[list[GTLine]]:
     """The ground-truth lines of a folder, a list per document: PAGE/ALTO files beside their page images, or
-    a folder of crops listed in ``labels.tsv`` (in lists of 64). ``limit``: at most this many documents."""
+    a folder of crops listed in ``labels.tsv`` or ``lines.jsonl`` (in lists of 64). ``limit``: at most this many documents."""
     folder = Path(folder)
-    if (folder / "labels.tsv").is_file():
+    if (folder / "labels.tsv").is_file() or (folder / "lines.jsonl").is_file():
         crops = labelled_crops(folder, height)
         yield from [crops[i:i + 64] for i in range(0, len(crops), 64)][: limit or None]
         return

@@ -31,7 +31,8 @@ def cmd_fonts(args) -> int:
 def cmd_lines(args) -> int:
     from htr.synth.dataset import write_lines
 
-    path = write_lines(args.n, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    path = write_lines(args.n, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                       kind=args.kind)
     print(f"wrote {args.n} lines: {path}")
     return 0
 
@@ -114,6 +115,9 @@ def add_commands(subparsers) -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "pages":
             p.add_argument("--format", choices=["jpg", "png"], default="jpg", help="page image format")
+        else:
+            p.add_argument("--kind", choices=["handwriting", "print"],
+                           help="only this kind of line (default: handwriting 3 times in 4, else print)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("bench", help="measure lines/s and pages/s with all CPUs")

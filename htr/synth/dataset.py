@@ -29,8 +29,8 @@ def _init_worker() -> None:
 
 
 def _line_job(args) -> str:
-    out, seed, index = args
-    sample = render_line(item_rng(seed, index))
+    out, seed, index, kind = args
+    sample = render_line(item_rng(seed, index), kind=kind)
     name = f"{index:06d}.png"
     cv2.imwrite(str(Path(out) / name), sample.image[..., ::-1])
     return json.dumps({"image": name, **sample.to_json()}, ensure_ascii=False)
@@ -71,13 +71,15 @@ def _run(job, items, workers: int, desc: str, progress: bool):
     bar.close()
 
 
-def write_lines(n: int, out: str | Path, seed: int = 0, workers: int = 0, progress: bool = True) -> Path:
+def write_lines(n: int, out: str | Path, seed: int = 0, workers: int = 0, progress: bool = True,
+                kind: str | None = None) -> Path:
     """Write n line images OUT/NNNNNN.png and their ground truth OUT/lines.jsonl (one JSON object a line:
-    image, text, kind, font, height, width, words [{text, polygon}], char_spans, baseline)."""
+    image, text, kind, font, height, width, words [{text, polygon}], char_spans, baseline). ``kind``:
+    only handwriting or only print (default: render_line's mix)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _warm()
-    items = [(str(out), seed, i) for i in range(n)]
+    items = [(str(out), seed, i, kind) for i in range(n)]
     with open(out / "lines.jsonl", "w", encoding="utf-8") as f:
         for record in _run(_line_job, items, workers, "lines", progress):
             f.write(record + "\n")
