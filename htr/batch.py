@@ -152,11 +152,7 @@ def page_count(path: Path) -> int | None:
     a TIFF whose frames cannot be counted counts as one image (reading it reports the error)."""
     suffix = path.suffix.lower()
     if suffix == PDF_SUFFIX:
-        pdfium = _pdfium(path)
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except Exception as err:
-            raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
+        pdf = _open_pdf(path)
         try:
             if len(pdf) == 0:
                 raise ImageError(f"{path}: PDF has no pages")
@@ -173,12 +169,16 @@ def page_count(path: Path) -> int | None:
     return None
 
 
-def _pdfium(path: Path):
+def _open_pdf(path: Path):
+    """The PDF as a pypdfium2 document (close it); ImageError when it cannot be opened."""
     try:
         import pypdfium2
     except ImportError as err:
         raise ImageError(f"{path}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
-    return pypdfium2
+    try:
+        return pypdfium2.PdfDocument(str(path))
+    except Exception as err:
+        raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
 
 
 def find_pages(in_dir: Path, out_dir: Path | None = None) -> tuple[list[PageJob], list[Failure]]:
@@ -222,11 +222,7 @@ def is_done(job: PageJob, out_dir: Path, formats: tuple[str, ...]) -> bool:
 
 def render_pdf_page(path: Path, number: int, dpi: int = PDF_DPI, max_side: int = PDF_MAX_SIDE) -> Image.Image:
     """Page ``number`` (1-based) of a PDF as an RGB PIL image at ``dpi``, at most ``max_side`` pixels long."""
-    pdfium = _pdfium(path)
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except Exception as err:
-        raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
+    pdf = _open_pdf(path)
     try:
         page = pdf[number - 1]
         try:
