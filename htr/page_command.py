@@ -97,6 +97,9 @@ def run_page(args) -> int:
 def configure_eval_pages(p):
     p.add_argument("gt_dirs", nargs="+", help="folders of page images with ground-truth PAGE/ALTO beside them")
     add_system_option(p)
+    p.add_argument("--gt-lines", action="store_true",
+                   help="htr reads the ground-truth lines instead of detecting them (the recogniser's and the "
+                        "layout's share of the error: reading order is the ground truth's)")
     p.add_argument("--limit", type=int, default=0, help="at most this many pages per folder (0: all)")
     p.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
     p.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
@@ -140,7 +143,7 @@ def run_eval_pages(args) -> int:
                 gt = read_document(xml).text
                 start = time.perf_counter()
                 if system == "htr":  # load to hOCR, as a user's run
-                    page = reader.read(load_image(image_path))
+                    page = reader.read(load_image(image_path), lines=xml if args.gt_lines else None)
                     write_document(page, "hocr")
                     text = page.text
                 else:
