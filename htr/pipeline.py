@@ -7,7 +7,7 @@ of an existing segmentation (a PAGE/ALTO file or a ``Page``), writing the text b
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
@@ -22,12 +22,6 @@ from htr.imageio import ImageSource, load_image
 from htr.layout import layout
 
 ORIENT_SAMPLE = 6  # lines recognised upright and upside down to choose between 0 and 180 degrees
-
-
-@dataclass
-class Timings:
-    """Seconds spent per stage of the last page."""
-    stages: dict[str, float] = field(default_factory=dict)
 
 
 def rotate(image: np.ndarray, quarter_turns: int) -> np.ndarray:
@@ -95,7 +89,7 @@ class Reader:
             raise HTRError(f"{rec_path}: recogniser weights not found")
         self.recognizer = Recognizer(rec_path, beam=beam, batch_size=batch_size)
         self.orient = orient
-        self.timings = Timings()
+        self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
     def _recognise(self, image: np.ndarray, lines: list[Line]) -> list[Line]:
         """Crop and read ``lines`` of ``image`` in place: text, confidence and words with polygons from the
@@ -144,21 +138,19 @@ class Reader:
              source: str | None = None) -> Page:
         """The page's text, lines and words. ``lines``: an existing segmentation (a ``Page`` or a PAGE/ALTO
         file) to read instead of detecting lines; its structure is kept and its text replaced."""
-        import time
-
         start = time.perf_counter()
         rgb = load_image(image)
         height, width = rgb.shape[:2]
         if source is None and isinstance(image, (str, Path)):
             source = Path(image).name
-        stages = self.timings.stages = {"load": time.perf_counter() - start}
+        stages = self.seconds = {"load": time.perf_counter() - start}
         if lines is not None:
             page = lines if isinstance(lines, Page) else _read_segmentation(lines)
             page.width, page.height = width, height
             page.source = page.source or source
             page.clip_to_image()
             tick = time.perf_counter()
-            self._recognise(rgb, [ln for ln in page.lines])
+            self._recognise(rgb, page.lines)
             stages["recognise"] = time.perf_counter() - tick
             return page
         tick = time.perf_counter()
