@@ -78,7 +78,7 @@ exit codes:
   0    every page done (or already done)
   1    fatal error: IN_DIR missing, no inputs found, models not loadable
   3    partial failure: some pages failed (listed in OUT_DIR/{FAILURES}); the rest are done
-  130  interrupted (Ctrl-C); finished pages are kept, temporary files removed
+  130  interrupted (Ctrl-C or SIGTERM); finished pages are kept, temporary files removed
 """
 
 
@@ -343,26 +343,22 @@ def page_results(jobs: list[PageJob], options: Options, workers: int) -> Iterato
 # ------------------------------------------------------------------------------------------------ main side
 
 @contextmanager
-def sigint_deferred():
-    """Hold Ctrl-C back until the block is done (renames and the manifest line go together)."""
+def interrupts_deferred():
+    """Hold Ctrl-C and SIGTERM back until the block is done (renames and the manifest line go together);
+    one that came meanwhile is raised as KeyboardInterrupt after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received = []
-    previous = signal.getsignal(signal.SIGINT)
-    if previous in (signal.SIG_IGN, None):
-        yield
-        return
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    stops = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            else:
-                raise KeyboardInterrupt
+            raise KeyboardInterrupt
 
 
 def commit(result: PageResult, in_dir: Path, out_dir: Path, manifest) -> None:
@@ -438,9 +434,17 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
-    """Run a batch; the exit code (0 done, 3 some pages failed, 130 interrupted). HTRError when fatal."""
+    """Run a batch; the exit code (0 done, 3 some pages failed, 130 interrupted). HTRError when fatal.
+    SIGTERM (a scheduler's stop) ends the run as cleanly as Ctrl-C."""
     from tqdm import tqdm
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
     in_dir, out_dir, formats = Path(args.in_dir), Path(args.out_dir), tuple(args.formats)
     if not in_dir.is_dir():
@@ -474,7 +478,7 @@ def run(args) -> int:
                         raise HTRError(result.fatal)
                     if not result.error:
                         try:
-                            with sigint_deferred():
+                            with interrupts_deferred():
                                 commit(result, in_dir, out_dir, manifest)
                             done += 1
                         except OSError as err:

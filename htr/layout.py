@@ -49,22 +49,23 @@ def _components(n: int, links: np.ndarray) -> list[list[int]]:
 
 def group_blocks(lines: list[Line], gap: float = 1.0, overlap: float = 0.2) -> list[list[int]]:
     """Indices of lines per block: lines are linked when their x-ranges overlap by ``overlap`` of the
-    narrower one and the vertical gap between them is under ``gap`` median line heights. A line that would
-    link to two side-by-side lines below (or above) it spans columns, like a heading: it is not linked that
-    way, so it does not join the columns into one block."""
+    narrower one and the vertical gap between them is under ``gap`` median line heights. A line with two
+    side-by-side lines below (or above) it within three line heights spans columns, like a heading: it is
+    not linked that way, so it does not join the columns into one block."""
     boxes = _boxes(lines)
     h = line_height(lines)
     x0, y0, x1, y1 = boxes.T
     x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
     narrower = np.maximum(1.0, np.minimum((x1 - x0)[:, None], (x1 - x0)[None]))
     y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
-    links = (x_overlap >= overlap * narrower) & (y_gap < gap * h)
+    stacked = x_overlap >= overlap * narrower
+    links = stacked & (y_gap < gap * h)
     np.fill_diagonal(links, False)
     centre = (y0 + y1) / 2
     disjoint = x_overlap <= 0
     for i in range(len(lines)):
         for side in (centre > centre[i], centre < centre[i]):
-            near = np.nonzero(links[i] & side)[0]
+            near = np.nonzero(stacked[i] & side & (y_gap[i] < 3 * h))[0]  # columns may start a little apart
             if disjoint[np.ix_(near, near)].any():
                 links[i, near] = links[near, i] = False
     return _components(len(lines), links)
@@ -131,8 +132,20 @@ def _split(boxes: np.ndarray, idx: list[int], axis: int, min_gap: float) -> list
     return [p for p in parts if p]
 
 
-def _width(boxes: np.ndarray, idx: list[int]) -> float:
-    return float(boxes[idx, 2].max() - boxes[idx, 0].min())
+def _columns(line_boxes: list[np.ndarray], idx: list[int], min_gap: float) -> list[list[int]]:
+    """Blocks ``idx`` split into columns at the x-gaps between their long lines (a quarter of the group's
+    width or more): a stamp or a word between two columns, even joined to a block, does not bridge them.
+    A block goes to the column its long lines (else all its lines) are centred in."""
+    every = np.concatenate([line_boxes[i] for i in idx])
+    width = every[:, 2].max() - every[:, 0].min()
+    long = {i: b[b[:, 2] - b[:, 0] >= width / 4] for i, b in ((i, line_boxes[i]) for i in idx)}
+    frame = np.concatenate([b for b in long.values()] + [np.zeros((0, 4))])
+    cuts = _gaps(frame[:, 0], frame[:, 2], min_gap) if len(frame) else []
+    parts: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in idx:
+        b = long[i] if len(long[i]) else line_boxes[i]
+        parts[int(np.searchsorted(cuts, float(np.median((b[:, 0] + b[:, 2]) / 2))))].append(i)
+    return [p for p in parts if p]
 
 
 def marginal_notes(boxes: np.ndarray, near: float) -> dict[int, int]:
@@ -152,17 +165,19 @@ def marginal_notes(boxes: np.ndarray, near: float) -> dict[int, int]:
     return {i: j for i, j in notes.items() if j not in notes}
 
 
-def order_blocks(boxes: np.ndarray, idx: list[int] | None = None, min_gap: float = 10.0) -> list[int]:
-    """Block indices in reading order by a recursive X-Y cut on their (N, 4) boxes, column gaps first."""
+def order_blocks(boxes: np.ndarray, line_boxes: list[np.ndarray], idx: list[int] | None = None,
+                 line_h: float = 20.0) -> list[int]:
+    """Block indices in reading order by a recursive X-Y cut, column gaps first: ``boxes`` (N, 4) are the
+    blocks' boxes, ``line_boxes`` the boxes of each block's lines."""
     idx = list(range(len(boxes))) if idx is None else idx
     if len(idx) <= 1:
         return idx
-    columns = _split(boxes, idx, 0, min_gap)
+    columns = _columns(line_boxes, idx, 0.5 * line_h)
     if len(columns) > 1:
-        return [i for col in columns for i in order_blocks(boxes, col, min_gap)]
+        return [i for col in columns for i in order_blocks(boxes, line_boxes, col, line_h)]
     bands = _split(boxes, idx, 1, 0.0)
     if len(bands) > 1:
-        return [i for band in bands for i in order_blocks(boxes, band, min_gap)]
+        return [i for band in bands for i in order_blocks(boxes, line_boxes, band, line_h)]
     return sorted(idx, key=lambda i: (boxes[i, 1], boxes[i, 0]))
 
 
@@ -200,7 +215,8 @@ def layout(lines: list[Line]) -> list[Block]:
     boxes = np.array([[min(upright[i].bbox[0] for i in g), min(upright[i].bbox[1] for i in g),
                        max(upright[i].bbox[2] for i in g), max(upright[i].bbox[3] for i in g)] for g in groups])
     notes = marginal_notes(boxes, 3 * h)
-    main = order_blocks(boxes, [i for i in range(len(groups)) if i not in notes], 0.5 * h)
+    line_boxes = [_boxes([upright[i] for i in g]) for g in groups]
+    main = order_blocks(boxes, line_boxes, [i for i in range(len(groups)) if i not in notes], h)
     order = []
     for b in main:
         order += [b] + sorted((i for i, anchor in notes.items() if anchor == b), key=lambda i: boxes[i, 1])

@@ -73,3 +73,10 @@ def test_marginal_note_below_a_letterhead():
     note = column("note", 20, 220, 400, 3)
     body = column("B", 400, 1800, 200, 10)
     assert read(body + note + [head]) == ["letterhead"] + [f"B{i}" for i in range(10)] + ["note0", "note1", "note2"]
+
+
+def test_a_stamp_between_the_columns_does_not_join_them():
+    left, right = column("L", 100, 900, 260, 8), column("R", 1000, 1800, 200, 8)
+    stamp = [line("stamp", 850, 500, 1050), line("date", 860, 535, 1040)]
+    order = read(right + stamp + left)
+    assert [t for t in order if t[0] in "LR"] == [f"L{i}" for i in range(8)] + [f"R{i}" for i in range(8)]
