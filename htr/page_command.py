@@ -14,6 +14,7 @@ from htr.errors import HTRError
 from htr.formats import FORMATS
 from htr.peers import add_system_option
 
+
 def _add_model_options(p) -> None:
     p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
     p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")

@@ -80,3 +80,14 @@ def test_a_stamp_between_the_columns_does_not_join_them():
     stamp = [line("stamp", 850, 500, 1050), line("date", 860, 535, 1040)]
     order = read(right + stamp + left)
     assert [t for t in order if t[0] in "LR"] == [f"L{i}" for i in range(8)] + [f"R{i}" for i in range(8)]
+
+
+def test_min_confidence_drops_unsure_lines_and_words(page):
+    from htr.page_command import drop_unsure
+
+    drop_unsure(page, 0.6)
+    # "Sir," (0.5) and the 0.25 line go; a line without a confidence stays
+    assert [ln.text for ln in page.lines] == ["Dear", "", "Yours truly"]
+    assert [w.text for w in page.lines[0].words] == ["Dear"]
+    drop_unsure(page, 0.995)
+    assert [b.id for b in page.blocks] == ["b1"] and [ln.confidence for ln in page.lines] == [None]
