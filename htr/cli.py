@@ -245,13 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
          "with other engines, --system) and score the page text in reading order: CER, WER, bag-of-words F1 "
          "and seconds per page, per folder and in total.",
          page_command.configure_eval_pages, page_command.run_eval_pages),
+        (commands, "batch", "read a folder of page images, TIFFs and PDFs into documents (resumable)",
+         None, batch_command.configure_parser, batch_command.run),  # its parser sets its own description
     ]
     for subparsers, name, summary, description, configure, run in model_commands:
         configure(subparsers.add_parser(name, help=summary, description=description)).set_defaults(func=run)
 
-    batch_command.configure_parser(commands.add_parser(
-        "batch", help="read a folder of page images, TIFFs and PDFs into documents (resumable)",
-    )).set_defaults(func=batch_command.run)
 
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")

@@ -123,11 +123,12 @@ def run_eval_pages(args) -> int:
     for folder in map(Path, args.gt_dirs):
         if not folder.is_dir():
             raise HTRError(f"{folder}: no such folder")
-        pairs = []
+        pairs = []  # (image, ground-truth file, its text)
         for xml in gt_documents(folder):
-            image = image_for(xml, read_document(xml).source)
+            truth = read_document(xml)
+            image = image_for(xml, truth.source)
             if image is not None:
-                pairs.append((image, xml))
+                pairs.append((image, xml, truth.text))
         if not pairs:
             raise HTRError(f"{folder}: no page images with ground-truth XML beside them")
         folders.append((folder, pairs[: args.limit or None]))
@@ -140,8 +141,7 @@ def run_eval_pages(args) -> int:
     for folder, pairs in folders:
         for system in systems:
             score, seconds = TextScore(), []
-            for image_path, xml in pairs:
-                gt = read_document(xml).text
+            for image_path, xml, gt in pairs:
                 start = time.perf_counter()
                 if system == "htr":  # load to hOCR, as a user's run
                     page = reader.read(load_image(image_path), lines=xml if args.gt_lines else None)
