@@ -41,6 +41,9 @@ from PIL import Image
 from htr.errors import HTRError, ImageError
 from htr.formats import FORMATS, write_document
 from htr.imageio import load_image
+from htr.paths import DEFAULT_LM
+from htr.recognition.decode import DEFAULT_BEAM
+from htr.recognition.command import add_decoding_options, lm_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -119,7 +122,8 @@ class Options:
     tag: str  # marks this run's temporary files
     det_weights: str | None = None
     rec_weights: str | None = None
-    beam: int = 0
+    beam: int = DEFAULT_BEAM
+    lm: str | Path | None = DEFAULT_LM
     threads: int | None = None
 
 
@@ -263,7 +267,8 @@ def init_worker(options: Options) -> None:
 
     _state.clear()
     try:
-        reader = Reader(options.det_weights, options.rec_weights, threads=options.threads, beam=options.beam)
+        reader = Reader(options.det_weights, options.rec_weights, threads=options.threads, beam=options.beam,
+                        lm=options.lm)
     except HTRError:
         raise
     except Exception as err:
@@ -428,7 +433,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "process); each uses cpu_count / N torch threads")
     p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
     p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")
-    p.add_argument("--beam", type=int, default=0, help="recogniser beam width; 0 for greedy decoding (default: 0)")
+    add_decoding_options(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar and no line per failed page (failures.tsv still lists them)")
     return p
@@ -460,7 +465,7 @@ def run(args) -> int:
           f"{len(todo)} to read", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = Options(out_dir=out_dir, formats=formats, tag=f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
-                      det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam,
+                      det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args),
                       threads=max(1, (os.cpu_count() or 1) // args.workers))
     quiet = args.quiet
     for failure in failures:

@@ -166,7 +166,7 @@ def cmd_eval_text(args) -> int:
 
 # ----------------------------------------------------------------------------------------------- train
 
-TRAINERS = {"det": "htr.train.det", "rec": "htr.train.rec"}
+TRAINERS = {"det": "htr.train.det", "lm": "htr.train.lm", "rec": "htr.train.rec"}
 
 
 def cmd_train(args) -> int:

@@ -13,12 +13,13 @@ from htr.document import Page
 from htr.errors import HTRError
 from htr.formats import FORMATS
 from htr.peers import add_system_option
+from htr.recognition.command import add_decoding_options, lm_path
 
 
 def _add_model_options(p) -> None:
     p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
     p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")
-    p.add_argument("--beam", type=int, default=0, help="CTC beam width; 0 for greedy decoding (default)")
+    add_decoding_options(p)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-orient", dest="orient", action="store_false",
                    help="do not look for pages turned by 90, 180 or 270 degrees")
@@ -28,7 +29,7 @@ def _reader(args):
     from htr.pipeline import Reader
 
     return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
-                  orient=args.orient)
+                  lm=lm_path(args), orient=args.orient)
 
 
 def configure_page(p):

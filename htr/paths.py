@@ -6,6 +6,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO / "weights"
+DEFAULT_LM = WEIGHTS_DIR / "lm.json.gz"  # character language model for the beam search (`htr train lm`)
 
 
 def shared_dir() -> Path:

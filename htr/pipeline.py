@@ -20,6 +20,8 @@ from htr.errors import HTRError
 from htr.geometry import LineCrop, crop_page_lines
 from htr.imageio import ImageSource, load_image
 from htr.layout import layout
+from htr.paths import DEFAULT_LM
+from htr.recognition.decode import DEFAULT_BEAM
 
 ORIENT_SAMPLE = 6  # lines recognised upright and upside down to choose between 0 and 180 degrees
 
@@ -75,7 +77,8 @@ class Reader:
     """The detector and recogniser, loaded once. ``read(img)`` gives a ``Page`` with text in reading order."""
 
     def __init__(self, det_weights: str | Path | None = None, rec_weights: str | Path | None = None, *,
-                 threads: int | None = None, beam: int = 0, orient: bool = True, batch_size: int = 16):
+                 threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM, orient: bool = True,
+                 batch_size: int = 16):
         import torch
 
         from htr.detection.detector import Detector
@@ -87,7 +90,8 @@ class Reader:
         rec_path = Path(rec_weights or DEFAULT_WEIGHTS)
         if not rec_path.is_file():
             raise HTRError(f"{rec_path}: recogniser weights not found")
-        self.recognizer = Recognizer(rec_path, beam=beam, batch_size=batch_size)
+        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm,
+                                     batch_size=batch_size)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 

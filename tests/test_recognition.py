@@ -181,3 +181,11 @@ def test_crop_folders_listed_in_labels_tsv_or_lines_jsonl(tmp_path):
     (tsv / "labels.tsv").write_text("0.png ALPHA\n")
     with pytest.raises(FormatError, match="line 1"):
         list(folder_documents(tsv))
+
+
+def test_forced_alignment_of_a_long_line():
+    rows = [(A if i % 2 else B, .9) for i in range(90)]  # 90 labels: 181 CTC states, past int8 offsets
+    lp = logprobs([r for row in rows for r in (row, (BLANK, .9))])
+    runs = align(lp, [label for label, _ in rows])
+    assert [r[0] for r in runs] == [label for label, _ in rows] and runs[-1][1] == 178
+    assert beam_decode(lp, CODEC, beam=4).text == "ba" * 45

@@ -82,3 +82,23 @@ def test_help_runs():
     with pytest.raises(SystemExit) as exit_info:
         rec.main(["--help"])
     assert exit_info.value.code == 0
+
+
+def test_grown_lstm_first_computes_what_the_small_one_did():
+    from htr.recognition.model import RecConfig, build_model
+
+    torch.manual_seed(0)
+    small = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=16)).eval()
+    with torch.no_grad():  # a trained-looking model: weights away from their initialisation
+        for p in small.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    big = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=40)).eval()
+    rec.grow_into(big, small.state_dict())
+    x = torch.rand(3, 1, 40, 96)
+    a, b = small(x).log_softmax(-1), big(x).log_softmax(-1)
+    assert (a - b).abs().max() < 0.05 and torch.equal(a.argmax(-1), b.argmax(-1))
+    assert big.rnn.weight_hh_l1.shape == (160, 40)
+    fresh = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=40)).eval()
+    assert (small(x).log_softmax(-1) - fresh(x).log_softmax(-1)).abs().max() > 0.05  # the check can fail
+    with pytest.raises(ValueError, match="cannot grow"):
+        rec.grow_into(fresh, {**small.state_dict(), "head.1.bias": torch.zeros(7, 2)})

@@ -125,6 +125,14 @@ def test_line_is_deterministic(fonts_subset):
         not np.array_equal(a.image, render_line(8, fonts=fonts_subset).image)
 
 
+def test_letter_spacing_widens_the_line(fonts_subset):
+    from htr.synth.lines import render_line
+
+    tight, spaced = (render_line(3, text="LAUMONIER", fonts=fonts_subset, tracking=t) for t in (0.0, 0.8))
+    assert tight.text == spaced.text == "LAUMONIER"
+    assert spaced.image.shape[1] > tight.image.shape[1] + 4 * tight.image.shape[0] * 0.3
+
+
 def test_write_lines_is_byte_identical(fonts_subset, tmp_path):
     from htr.synth.dataset import write_lines
 

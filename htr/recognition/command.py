@@ -12,13 +12,29 @@ from htr import peers
 from htr.errors import HTRError, ResourceError
 from htr.evaluate import TextScore, score_text
 from htr.imageio import load_image
+from htr.paths import DEFAULT_LM
+from htr.recognition.decode import DEFAULT_BEAM
 from htr.peers import add_system_option, chosen_systems
 from htr.recognition.lines import folder_documents
 
 
+def add_decoding_options(parser: argparse.ArgumentParser) -> None:
+    """--beam and --lm, shared by every command that recognises text."""
+    parser.add_argument("--beam", type=int, default=DEFAULT_BEAM,
+                        help=f"CTC beam width; 0 for greedy decoding, no language model (default: {DEFAULT_BEAM})")
+    parser.add_argument("--lm", default=str(DEFAULT_LM),
+                        help="character language model for the beam search, from `htr train lm`; 'none' for none "
+                             "(default: the shipped weights/lm.json.gz)")
+
+
+def lm_path(args) -> Path | None:
+    """The --lm option as Recognizer takes it: None for 'none', the shipped model for the default."""
+    return None if args.lm.lower() == "none" else Path(args.lm)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="recogniser weights (default: weights/rec.pt)")
-    parser.add_argument("--beam", type=int, default=0, help="beam width; 0 for greedy decoding (default: 0)")
+    add_decoding_options(parser)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -30,7 +46,7 @@ def _recognizer(args):
     if not path.is_file():
         raise ResourceError(f"{path}: recogniser weights not found")
     try:
-        return Recognizer(path, beam=args.beam, batch_size=args.batch_size)
+        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size)
     except Exception as err:
         raise ResourceError(f"{path}: cannot load recogniser weights ({type(err).__name__}: {err})") from err
 

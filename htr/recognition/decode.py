@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from htr.recognition.codec import BLANK, Codec
+from htr.recognition.lm import CharLM
+
+DEFAULT_BEAM = 10  # beam width of the CLI and Reader (0 or 1: greedy)
 
 
 @dataclass
@@ -45,6 +48,33 @@ class LineRecognition:
                           for w in self.words],
                 "chars": [{"char": c.char, "x0": c.x0, "x1": c.x1, "confidence": round(c.confidence, 4)}
                           for c in self.chars]}
+
+
+CACHE_LIMIT = 200_000  # language-model scores kept between lines
+
+
+@dataclass
+class LanguageModel:
+    """A character language model as the beam search uses it: ``score(prefix, label)`` is ``weight`` times
+    the log probability of the label's character after the prefix's text, plus ``bonus`` per character."""
+
+    lm: CharLM
+    codec: Codec
+    weight: float = 0.5
+    bonus: float = 1.0
+
+    def __post_init__(self):
+        self._cache: dict[tuple[tuple[int, ...], int], float] = {}
+
+    def score(self, prefix: tuple[int, ...], label: int) -> float:
+        key = (prefix[len(prefix) - self.lm.order + 1:] if len(prefix) >= self.lm.order else prefix, label)
+        score = self._cache.get(key)
+        if score is None:
+            if len(self._cache) >= CACHE_LIMIT:  # bounded: a batch of thousands of pages keeps flat memory
+                self._cache.clear()
+            context = "".join(self.codec.char(i) for i in key[0])
+            score = self._cache[key] = self.weight * self.lm.logprob(context, self.codec.char(label)) + self.bonus
+        return score
 
 
 def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
@@ -105,15 +135,32 @@ def _logsumexp(a: float, b: float) -> float:
     return m + float(np.log1p(np.exp(-abs(a - b))))
 
 
-def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-3) -> tuple[tuple[int, ...], float]:
+def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-2, lm: LanguageModel | None = None,
+                       ) -> tuple[tuple[int, ...], float]:
     """The most likely label sequence summed over all its CTC paths (prefix beam search), and its log
-    probability. Labels under ``prune`` probability at a frame are not extended there."""
+    probability. Labels under ``prune`` probability at a frame are not extended there. With ``lm``, prefixes
+    are ranked by their CTC log probability plus the language model's score of their text."""
     logprobs = np.asarray(logprobs, np.float64)
     log_prune = np.log(prune)
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}  # prefix -> (log p blank-ending, non-blank)
+    lm_scores: dict[tuple[int, ...], float] = {(): 0.0}
+
+    def lm_score(prefix: tuple[int, ...]) -> float:
+        score = lm_scores.get(prefix)
+        if score is None:
+            score = lm_scores[prefix] = lm_score(prefix[:-1]) + lm.score(prefix[:-1], prefix[-1])
+        return score
+
+    def rank(item) -> float:
+        ctc = _logsumexp(*item[1])
+        return ctc + lm_score(item[0]) if lm is not None else ctc
     for t in range(logprobs.shape[0]):
         lp = logprobs[t]
         candidates = [c for c in np.nonzero(lp >= log_prune)[0].tolist() if c != BLANK]
+        if not candidates:  # nothing new can start here: every prefix stays, the set of beams is unchanged
+            beams = {prefix: (_logsumexp(pb, pnb) + lp[BLANK], pnb + lp[prefix[-1]] if prefix else -np.inf)
+                     for prefix, (pb, pnb) in beams.items()}
+            continue
         nxt: dict[tuple[int, ...], list[float]] = {}
 
         def add(prefix, pb, pnb):
@@ -133,9 +180,9 @@ def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-3
                     add(prefix + (c,), -np.inf, pb + lp[c])  # a repeat needs a blank in between
                 else:
                     add(prefix + (c,), -np.inf, total + lp[c])
-        ranked = sorted(nxt.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)[:beam]
+        ranked = sorted(nxt.items(), key=rank, reverse=True)[:beam]
         beams = {k: (v[0], v[1]) for k, v in ranked}
-    best, (pb, pnb) = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))
+    best, (pb, pnb) = max(beams.items(), key=rank)
     return best, _logsumexp(pb, pnb)
 
 
@@ -171,7 +218,7 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     path = np.empty(T, np.int64)
     for t in range(T - 1, -1, -1):
         path[t] = s
-        s -= back[t, s]
+        s -= int(back[t, s])
     runs = []
     for t in range(T):
         s = path[t]
@@ -184,15 +231,17 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     return [(r[0], r[1], r[2]) for r in runs]
 
 
-def beam_decode(logprobs: np.ndarray, codec: Codec, beam: int = 10, stride: int = 4) -> LineRecognition:
+def beam_decode(logprobs: np.ndarray, codec: Codec, beam: int = 10, stride: int = 4,
+                lm: LanguageModel | None = None) -> LineRecognition:
     """Prefix beam search for the text, then a forced alignment of it for spans and confidences."""
     logprobs = np.asarray(logprobs, np.float32)
-    labels, _ = prefix_beam_search(logprobs, beam)
+    labels, _ = prefix_beam_search(logprobs, beam, lm=lm)
     return _result(logprobs, align(logprobs, labels), codec, stride)
 
 
-def decode(logprobs: np.ndarray, codec: Codec, beam: int = 0, stride: int = 4) -> LineRecognition:
-    """Greedy when ``beam`` < 2, else beam search of that width."""
+def decode(logprobs: np.ndarray, codec: Codec, beam: int = 0, stride: int = 4,
+           lm: LanguageModel | None = None) -> LineRecognition:
+    """Greedy when ``beam`` < 2, else beam search of that width (with ``lm`` if given)."""
     if beam and beam > 1:
-        return beam_decode(logprobs, codec, beam, stride)
+        return beam_decode(logprobs, codec, beam, stride, lm)
     return greedy_decode(logprobs, codec, stride)

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from htr.recognition.codec import Codec
-from htr.recognition.decode import LineRecognition, decode
-from htr.paths import WEIGHTS_DIR
+from htr.recognition.decode import DEFAULT_BEAM, LanguageModel, LineRecognition, decode
+from htr.recognition.lm import CharLM
+from htr.paths import DEFAULT_LM, WEIGHTS_DIR
 from htr.recognition.model import CRNN, RecConfig, build_model
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "rec.pt"
@@ -95,11 +96,18 @@ def load_weights(path) -> tuple[CRNN, Codec, dict]:
 class Recognizer:
     """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
 
-    def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = 0, batch_size: int = 16, max_pixels: int = 400_000):
+    def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
+                 batch_size: int = 16, max_pixels: int = 400_000):
+        """``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
+        ``htr train lm``; the default is used when present, None for none)."""
         self.model, self.codec, self.info = load_weights(weights)
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
         self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
+        self.lm = None
+        if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
+            char_lm = CharLM.load(lm)
+            self.lm = LanguageModel(char_lm, self.codec, char_lm.meta.get("weight", 0.5), char_lm.meta.get("bonus", 1.0))
 
     @torch.inference_mode()
     def logprobs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
@@ -126,7 +134,7 @@ class Recognizer:
         """Text, confidences and char/word x-spans (in each crop's own pixels) for grey or RGB crops."""
         results = []
         for crop, lp in zip(crops, self.logprobs(crops)):
-            rec = decode(lp, self.codec, self.beam, self.stride)
+            rec = decode(lp, self.codec, self.beam, self.stride, self.lm)
             factor = crop.shape[0] / self.height  # spans back to the caller's crop pixels
             if factor != 1:
                 for s in [*rec.chars, *rec.words]:

@@ -1,7 +1,7 @@
 """Synthetic text lines: one line per image with its transcription, word polygons and character x-spans."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -170,11 +170,12 @@ def clip_polygon(poly: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def render_line(rng_or_seed, text: str | None = None, kind: str | None = None, fonts=None,
-                size: int | None = None) -> LineSample:
+                size: int | None = None, tracking: float | None = None) -> LineSample:
     """One synthetic line image with its ground truth; deterministic given the seed (and the font cache).
 
     text: what to write (characters the chosen font lacks are replaced); default: corpus text.
     kind: "handwriting" | "print"; default: handwriting 3 times in 4. fonts: FontInfo list to choose from.
+    tracking: extra space between letters in font sizes (as block capitals in form boxes); default: random.
     """
     rng = as_rng(rng_or_seed)
     kind = kind or pick_kind(rng)
@@ -183,6 +184,8 @@ def render_line(rng_or_seed, text: str | None = None, kind: str | None = None, f
     max_chars = int(rng.choice([8, 20, 40, 60, 70], p=[0.1, 0.15, 0.25, 0.35, 0.15]))
     line_text = fit_text(text, font.charset) if text is not None else fitted_text(rng, font, max_chars)
     style = sample_style(rng, font, size)
+    if tracking is not None:
+        style = replace(style, tracking=float(tracking * size))
     line = render_ink(rng, line_text, style, margin=int(rng.integers(2, 6)))
     decorate(rng, line)
     if rng.random() < 0.1:

@@ -24,6 +24,7 @@ from htr.train.augment import augment, paper_of
 
 TRAIN_SETS = ("hooker", "testaments")  # kraken_sample and names are not for training
 MAX_WIDTH = 1200  # crop pixels at model height; wider lines are squeezed to this
+FORM_FIELD_SHARE = 0.1  # of synthetic lines: names in capitals
 MAX_PX_PER_CHAR = 35  # real crops wider than this per character come from polygons that are thin strips
 
 
@@ -111,8 +112,14 @@ def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[n
     from htr.synth import text as corpus
     from htr.synth.lines import render_line
 
-    n = int(rng.integers(max(3, max_chars // 3), max_chars + 1))
-    sample = render_line(rng, text=corpus.line_text(rng, n))
+    if rng.random() < FORM_FIELD_SHARE:  # a name in capitals, often letter-spaced, as in form fields
+        text = corpus.name(rng, corpus.pick_lang(rng)).upper()
+        spaced = rng.random() < 0.5  # one word then: wide letter spacing would hide the word spaces
+        text = text.split()[-1] if spaced or rng.random() < 0.4 else text
+        sample = render_line(rng, text=text, tracking=rng.uniform(0.1, 0.9) if spaced else None)
+    else:
+        n = int(rng.integers(max(3, max_chars // 3), max_chars + 1))
+        sample = render_line(rng, text=corpus.line_text(rng, n))
     grey = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
     h = grey.shape[0]
     top, bottom = (int(rng.uniform(0, 0.45) * h) for _ in range(2))

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import random
 import signal
 import sys
 import time
 
-# Threads that spin while waiting cost dearly on a shared 2-core machine (4x slower measured): let them sleep.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP waiting: libgomp's default (spin briefly, then sleep) trains ~1.5x faster than PASSIVE on 2 cores (the
+# LSTM's many small parallel regions); ACTIVE (spin forever) stalls both processes when another job shares the cores.
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from htr.train.data import BatchData, LineSet, Mix, load_lines, synth_available,
 from htr.train.plot import plot_curves
 
 PLAN_ARGS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps",
-             "synth_final", "seed")  # what a resumed run normally repeats
+             "synth_final", "seed", "augment")  # what a resumed run normally repeats
 LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer",
               "dev_cer_hooker", "dev_cer_testaments", "dev_lines"]
 
@@ -70,6 +69,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--threads", type=int, default=2, help="torch threads (default: 2)")
     a("--workers", type=int, default=1, help="DataLoader workers (default: 1)")
     a("--seed", type=int, default=1)
+    a("--augment", type=float, default=1.0, help="augmentation strength: probability scale (default: 1.0)")
+    a("--init", metavar="WEIGHTS", help="start a new run from a trained model (a weights file or checkpoint), "
+      "widening its LSTM to --hidden if that is larger; its charset and CNN are kept")
     a("--export", nargs=2, metavar=("CKPT", "WEIGHTS"), help="write WEIGHTS (fp16) from a checkpoint and exit")
     return parser
 
@@ -118,6 +120,42 @@ def evaluate(model, codec: Codec, dev: LineSet, subset: list[int], batch_size: i
     return out
 
 
+def _read_model(path: str) -> tuple[dict, RecConfig, str]:
+    """(fp32 state dict, config, charset) of a weights file or a training checkpoint."""
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    state = blob["model"] if "model" in blob else blob["state_dict"]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    return state, RecConfig.from_dict(blob["config"]), blob["charset"]
+
+
+def _kept_rows(name: str, dim: int, old: int, new: int) -> np.ndarray:
+    """Where the ``old`` entries of dimension ``dim`` of parameter ``name`` sit once it is ``new`` long:
+    LSTM gate rows come in 4 blocks (i, f, g, o), inputs from a BiLSTM in 2 (forward, backward)."""
+    blocks = 1
+    if name.startswith("rnn.") and dim == 0:
+        blocks = 4
+    elif (name.startswith("rnn.weight_ih_l") and not name.startswith("rnn.weight_ih_l0")) or name.startswith("head."):
+        blocks = 2 if dim == 1 else 1
+    return np.concatenate([np.arange(b * new // blocks, b * new // blocks + old // blocks) for b in range(blocks)])
+
+
+def grow_into(model, old_state: dict) -> None:
+    """Load ``old_state`` into ``model``, whose LSTM may be wider: trained weights go where they were, the new
+    units start small (a tenth of their initialisation) so the grown model first computes what the old did."""
+    new_state = model.state_dict()
+    for name, new in new_state.items():
+        old = old_state[name]
+        if old.shape == new.shape:
+            new.copy_(old)
+            continue
+        if not new.is_floating_point() or old.dim() != new.dim():
+            raise ValueError(f"cannot grow {name} from {tuple(old.shape)} to {tuple(new.shape)}")
+        new.mul_(0.1)
+        index = np.ix_(*[_kept_rows(name, d, o, n) for d, (o, n) in enumerate(zip(old.shape, new.shape))])
+        new[index] = old
+    model.load_state_dict(new_state)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(path.name + ".part")
     torch.save(state, tmp)
@@ -150,8 +188,14 @@ def run(args) -> int:
     last = out / "last.pt"
     resume = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
 
+    init_state = None
     if resume:
         cfg, codec = RecConfig.from_dict(resume["config"]), Codec(resume["charset"])
+    elif args.init:
+        init_state, init_cfg, charset = _read_model(args.init)
+        codec = Codec(charset)
+        cfg = RecConfig(**{**init_cfg.to_dict(), "channels": init_cfg.channels, "blocks": init_cfg.blocks,
+                           "hidden": max(args.hidden, init_cfg.hidden)})
     else:
         real_chars = "".join(sorted(set("".join(load_lines("train", out / "cache", args.height).texts))))
         codec = Codec(DEFAULT_CHARSET + real_chars)
@@ -177,6 +221,9 @@ def run(args) -> int:
             print(f"note: resuming with a changed plan (checkpoint -> now): {changed}", flush=True)
     else:
         torch.manual_seed(args.seed)
+        if init_state is not None:
+            grow_into(model, init_state)
+            print(f"initialised from {args.init} (LSTM {init_cfg.hidden} -> {cfg.hidden} per direction)", flush=True)
 
     reason = synth_available() if args.synth != "off" else "switched off"
     use_synth = reason is None
@@ -188,7 +235,7 @@ def run(args) -> int:
     train = load_lines("train", out / "cache", cfg.height)
     dev = load_lines("dev", out / "cache", cfg.height)
     subset = dev_subset(dev, args.eval_lines)
-    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth)
+    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment)
     print(f"model {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
           f"{count_macs(model) / 1e6:.0f}M MACs per 1000-px line; {len(data.images)} real train lines, "
           f"{len(subset)} dev lines for evaluation", flush=True)

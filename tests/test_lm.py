@@ -1,0 +1,68 @@
+"""The character language model and the beam search that uses it."""
+import numpy as np
+import pytest
+
+from htr.recognition.codec import BLANK, Codec
+from htr.recognition.decode import LanguageModel, beam_decode, greedy_decode
+from htr.recognition.lm import CharLM
+
+TEXTS = ["the cat sat on the mat", "then the hat", "a theme of the day", "there the rat ran"]
+
+
+def test_probabilities_after_a_context_sum_to_one():
+    lm = CharLM.build(TEXTS, order=4)
+    seen = sorted(lm.counts[""])
+    for context in ("", "th", "the ", "zzz", "at o"):
+        unseen = lm.prob(context, "\u2603")  # any character never seen carries the same leftover mass
+        assert sum(lm.prob(context, c) for c in seen) + unseen == pytest.approx(1.0, abs=1e-9)
+
+
+def test_counts_favour_what_the_texts_say_and_line_starts_are_a_context():
+    lm = CharLM.build(TEXTS, order=4)
+    assert lm.prob("th", "e") > 0.5 > lm.prob("th", "a")
+    assert lm.prob("", "t") > lm.prob("", "h")  # lines start with t more than h...
+    assert lm.prob("ca", "t") > lm.prob("", "t")  # ... and a longer context sharpens it
+
+
+def test_save_load_and_perplexity(tmp_path):
+    lm = CharLM.build(TEXTS, order=3, meta={"weight": 0.7, "bonus": 1.5})
+    lm.save(tmp_path / "lm.json.gz")
+    back = CharLM.load(tmp_path / "lm.json.gz")
+    assert back.order == 3 and back.meta == {"weight": 0.7, "bonus": 1.5}
+    assert back.prob("th", "e") == lm.prob("th", "e")
+    rng = np.random.default_rng(0)
+    shuffled = ["".join(rng.permutation(list(t))) for t in TEXTS]
+    assert 1 < lm.perplexity(TEXTS) < lm.perplexity(shuffled)
+
+
+def test_language_model_mends_an_unsure_character():
+    codec = Codec("acehmt ")
+    label = {c: codec.charset.index(c) + 2 for c in codec.charset}
+    rows = []  # one confident frame per character with a blank after it, but 'e' looks nearly like 'c'
+    for ch in "the cat":
+        p = np.full(len(codec), 1e-4)
+        if ch == "e":
+            p[label["c"]], p[label["e"]] = 0.5, 0.4
+        else:
+            p[label[ch]] = 0.95
+        rows += [p, np.eye(len(codec))[BLANK] * 0.95 + 1e-4]
+    lp = np.log(np.array(rows) / np.array(rows).sum(1, keepdims=True)).astype(np.float32)
+    assert greedy_decode(lp, codec).text == "thc cat"
+    assert beam_decode(lp, codec, beam=8).text == "thc cat"
+    lm = LanguageModel(CharLM.build(TEXTS * 3, order=4), codec, weight=0.8, bonus=0.0)
+    result = beam_decode(lp, codec, beam=8, lm=lm)
+    assert result.text == "the cat"
+    assert [c.char for c in result.chars] == list("the cat")  # spans come from aligning the chosen text
+
+
+def test_score_cache_stays_bounded(monkeypatch):
+    import htr.recognition.decode as decode
+
+    monkeypatch.setattr(decode, "CACHE_LIMIT", 50)
+    codec = Codec("acehmt ")
+    model = LanguageModel(CharLM.build(TEXTS, order=4), codec)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        lp = np.log(rng.dirichlet(np.ones(len(codec)) * 0.3, 30)).astype(np.float32)
+        beam_decode(lp, codec, beam=6, lm=model)
+        assert 0 < len(model._cache) <= 50
