@@ -90,8 +90,7 @@ class Reader:
         rec_path = Path(rec_weights or DEFAULT_WEIGHTS)
         if not rec_path.is_file():
             raise HTRError(f"{rec_path}: recogniser weights not found")
-        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm,
-                                     batch_size=batch_size)
+        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm, batch_size=batch_size)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
