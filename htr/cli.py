@@ -251,7 +251,6 @@ def build_parser() -> argparse.ArgumentParser:
     for subparsers, name, summary, description, configure, run in model_commands:
         configure(subparsers.add_parser(name, help=summary, description=description)).set_defaults(func=run)
 
-
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")
     train.add_argument("model", choices=sorted(TRAINERS), help="det (detector) or rec (recognizer)")

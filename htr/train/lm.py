@@ -19,8 +19,7 @@ from htr.formats import read_document
 from htr.paths import shared_dir
 from htr.recognition.codec import Codec
 from htr.recognition.lm import CharLM
-
-TRAIN_SETS = ("hooker", "testaments")
+from htr.train.data import TRAIN_SETS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ import time
 
 # OpenMP waiting: libgomp's default (spin briefly, then sleep) trains ~1.5x faster than PASSIVE on 2 cores (the
 # LSTM's many small parallel regions); ACTIVE (spin forever) stalls both processes when another job shares the cores.
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -194,8 +194,7 @@ def run(args) -> int:
     elif args.init:
         init_state, init_cfg, charset = _read_model(args.init)
         codec = Codec(charset)
-        cfg = RecConfig(**{**init_cfg.to_dict(), "channels": init_cfg.channels, "blocks": init_cfg.blocks,
-                           "hidden": max(args.hidden, init_cfg.hidden)})
+        cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden))
     else:
         real_chars = "".join(sorted(set("".join(load_lines("train", out / "cache", args.height).texts))))
         codec = Codec(DEFAULT_CHARSET + real_chars)
