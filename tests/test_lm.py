@@ -66,3 +66,15 @@ def test_score_cache_stays_bounded(monkeypatch):
         lp = np.log(rng.dirichlet(np.ones(len(codec)) * 0.3, 30)).astype(np.float32)
         beam_decode(lp, codec, beam=6, lm=model)
         assert 0 < len(model._cache) <= 50
+
+
+def test_synthetic_texts_are_reproducible_and_hold_names_in_capitals():
+    from htr.synth.charset import CHARSET
+    from htr.train.lm import synthetic_texts
+
+    codec = Codec(CHARSET)
+    texts = synthetic_texts(200, codec, seed=3)
+    assert texts == synthetic_texts(200, codec, seed=3) != synthetic_texts(200, codec, seed=4)
+    assert len(texts) == 200 and all(0 < len(t) <= 70 and t == codec.normalize(t) for t in texts)
+    capitals = [t for t in texts if t.isupper()]
+    assert 5 <= len(capitals) <= 40  # about FORM_FIELD_SHARE of them

@@ -106,20 +106,27 @@ def synth_available() -> str | None:
     return None
 
 
-def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[np.ndarray, str]:
-    """A synthetic line (grey crop at ``height``, text) of at most ``max_chars`` characters, with random
-    paper above and below like a real line polygon leaves."""
+def synth_text(rng: np.random.Generator, max_chars: int) -> tuple[str, float | None]:
+    """The text of a synthetic line and its letter spacing (None: the font's own): mostly running text of
+    at most ``max_chars`` characters, else a name in capitals, often letter-spaced as in form fields."""
     from htr.synth import text as corpus
-    from htr.synth.lines import render_line
 
-    if rng.random() < FORM_FIELD_SHARE:  # a name in capitals, often letter-spaced, as in form fields
+    if rng.random() < FORM_FIELD_SHARE:
         text = corpus.name(rng, corpus.pick_lang(rng)).upper()
         spaced = rng.random() < 0.5  # one word then: wide letter spacing would hide the word spaces
         text = text.split()[-1] if spaced or rng.random() < 0.4 else text
-        sample = render_line(rng, text=text, tracking=rng.uniform(0.1, 0.9) if spaced else None)
-    else:
-        n = int(rng.integers(max(3, max_chars // 3), max_chars + 1))
-        sample = render_line(rng, text=corpus.line_text(rng, n))
+        return text, (rng.uniform(0.1, 0.9) if spaced else None)
+    n = int(rng.integers(max(3, max_chars // 3), max_chars + 1))
+    return corpus.line_text(rng, n), None
+
+
+def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[np.ndarray, str]:
+    """A synthetic line (grey crop at ``height``, text) of at most ``max_chars`` characters, with random
+    paper above and below like a real line polygon leaves."""
+    from htr.synth.lines import render_line
+
+    text, tracking = synth_text(rng, max_chars)
+    sample = render_line(rng, text=text, tracking=tracking)
     grey = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
     h = grey.shape[0]
     top, bottom = (int(rng.uniform(0, 0.45) * h) for _ in range(2))

@@ -1,7 +1,8 @@
 """Building the character language model: ``htr train lm`` (writes weights/lm.json.gz).
 
 Counts character n-grams of the train transcriptions of ../shared/data/{hooker,testaments}/train (never the
-dev splits). ``--tune`` first picks the beam search's LM weight and per-character bonus: the model is built
+dev splits), and of ``--synthetic`` lines of the recogniser's synthetic text (names in capitals, dates,
+addresses, numbers, other languages) so that the model does not penalise what letters and wills rarely hold. ``--tune`` first picks the beam search's LM weight and per-character bonus: the model is built
 without a tenth of the train documents, those documents' lines are recognised once with ``--rec``, and every
 (weight, bonus) pair of the grid is scored by CER on them; the chosen pair is stored with the model, which is
 then rebuilt from all train documents.
@@ -27,6 +28,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--out", default="weights/lm.json.gz", help="where to write the model (default: weights/lm.json.gz)")
     a("--order", type=int, default=5, help="n-gram order in characters (default: 5)")
     a("--rec", default="weights/rec.pt", help="recogniser weights: their charset, and the model --tune decodes with")
+    a("--synthetic", type=int, default=0, help="lines of synthetic text added to the counts (default: 0)")
     a("--tune", action="store_true", help="choose the LM weight and bonus on held-out train documents first")
     a("--beam", type=int, default=10, help="beam width for --tune (default: 10)")
     a("--lm-weights", default="0.3,0.5,0.7,0.9", help="LM weights tried by --tune")
@@ -48,6 +50,16 @@ def train_documents() -> list[Path]:
 
 def document_texts(xml: Path, codec: Codec) -> list[str]:
     return [t for t in (codec.normalize(line.text) for line in read_document(xml).lines) if t]
+
+
+def synthetic_texts(n: int, codec: Codec, seed: int = 0) -> list[str]:
+    """``n`` lines of the text the recogniser's synthetic training lines are drawn from."""
+    import numpy as np
+
+    from htr.train.data import synth_text
+
+    rng = np.random.default_rng(seed)
+    return [t for t in (codec.normalize(synth_text(rng, 70)[0]) for _ in range(n)) if t]
 
 
 def tune(held_out: list[Path], lm: CharLM, args) -> tuple[float, float]:
@@ -87,24 +99,27 @@ def run(args) -> int:
 
     codec = Codec(torch.load(args.rec, map_location="cpu", weights_only=True)["charset"])
     docs = train_documents()
+    synthetic = synthetic_texts(args.synthetic, codec)
     weight, bonus = args.weight, args.bonus
     if args.tune:
         held_out = docs[::10]
         kept = [d for d in docs if d not in held_out]
-        lm = CharLM.build((t for d in kept for t in document_texts(d, codec)), args.order)
+        lm = CharLM.build([t for d in kept for t in document_texts(d, codec)] + synthetic, args.order)
         held_texts = [t for d in held_out for t in document_texts(d, codec)]
         print(f"{args.order}-gram model of {len(kept)} documents: held-out perplexity {lm.perplexity(held_texts):.2f}",
               flush=True)
         weight, bonus = tune(held_out, lm, args)
     t0 = time.time()
     texts = [t for d in docs for t in document_texts(d, codec)]
-    lm = CharLM.build(texts, args.order, {"weight": weight, "bonus": bonus, "documents": len(docs),
-                                          "lines": len(texts), "characters": sum(map(len, texts)),
-                                          "sources": [f"{s}/train" for s in TRAIN_SETS]})
+    lm = CharLM.build(texts + synthetic, args.order, {
+        "weight": weight, "bonus": bonus, "documents": len(docs), "lines": len(texts),
+        "characters": sum(map(len, texts)), "synthetic_lines": len(synthetic),
+        "sources": [f"{s}/train" for s in TRAIN_SETS] + (["htr.train.data.synth_text"] if synthetic else [])})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     lm.save(args.out)
     size = Path(args.out).stat().st_size / 1e6
-    print(f"wrote {args.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(docs)} documents, "
+    print(f"wrote {args.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(docs)} documents "
+          f"and {len(synthetic)} synthetic lines, "
           f"weight {weight} bonus {bonus} ({time.time() - t0:.0f} s)")
     return 0
 
