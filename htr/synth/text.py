@@ -133,11 +133,12 @@ def number(rng, lang):
     return f"{value:.{int(rng.integers(0, 3))}f}"
 
 
-def phrase(rng, lang=None) -> str:
-    """One piece of text: mostly sentences, else names, dates, addresses, numbers and abbreviations."""
+def phrase(rng, lang=None, real: bool = True) -> str:
+    """One piece of text: mostly sentences, else names, dates, addresses, numbers and abbreviations;
+    ``real``: some real transcribed lines too."""
     lang = lang or pick_lang(rng)
     r = rng.random()
-    real = real_lines()
+    real = real_lines() if real else ()
     if r < 0.3 and real and lang in ("en", "fr"):
         return real[int(rng.integers(len(real)))]
     if r < 0.62:
@@ -155,14 +156,14 @@ def phrase(rng, lang=None) -> str:
     return " ".join(words) + rng.choice([".", ",", ";", ":", "!", "?", " ...", " -", ""])
 
 
-def line_text(rng, max_chars: int = 60, lang=None) -> str:
+def line_text(rng, max_chars: int = 60, lang=None, real: bool = True) -> str:
     """Text for one line: phrases joined and cut at a word boundary to at most max_chars (one word
     at least)."""
     lang = lang or pick_lang(rng)
-    text = phrase(rng, lang)
+    text = phrase(rng, lang, real)
     while len(text) < max_chars * 0.6 and rng.random() < 0.6:
         joiner = " " if text[-1] in ".,;:!?" else rng.choice([" ", ", ", "; ", " - "])
-        text += joiner + phrase(rng, lang)
+        text += joiner + phrase(rng, lang, real)
     words = text.split()
     out = words[0]
     for w in words[1:]:

@@ -106,9 +106,10 @@ def synth_available() -> str | None:
     return None
 
 
-def synth_text(rng: np.random.Generator, max_chars: int) -> tuple[str, float | None]:
+def synth_text(rng: np.random.Generator, max_chars: int, real: bool = True) -> tuple[str, float | None]:
     """The text of a synthetic line and its letter spacing (None: the font's own): mostly running text of
-    at most ``max_chars`` characters, else a name in capitals, often letter-spaced as in form fields."""
+    at most ``max_chars`` characters (``real``: some of it real transcribed lines), else a name in capitals,
+    often letter-spaced as in form fields."""
     from htr.synth import text as corpus
 
     if rng.random() < FORM_FIELD_SHARE:
@@ -117,7 +118,7 @@ def synth_text(rng: np.random.Generator, max_chars: int) -> tuple[str, float | N
         text = text.split()[-1] if spaced or rng.random() < 0.4 else text
         return text, (rng.uniform(0.1, 0.9) if spaced else None)
     n = int(rng.integers(max(3, max_chars // 3), max_chars + 1))
-    return corpus.line_text(rng, n), None
+    return corpus.line_text(rng, n, real=real), None
 
 
 def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[np.ndarray, str]:

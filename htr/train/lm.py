@@ -28,11 +28,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--out", default="weights/lm.json.gz", help="where to write the model (default: weights/lm.json.gz)")
     a("--order", type=int, default=5, help="n-gram order in characters (default: 5)")
     a("--rec", default="weights/rec.pt", help="recogniser weights: their charset, and the model --tune decodes with")
-    a("--synthetic", type=int, default=0, help="lines of synthetic text added to the counts (default: 0)")
+    a("--synthetic", type=int, default=5000, help="lines of synthetic text added to the counts (default: 5000)")
     a("--tune", action="store_true", help="choose the LM weight and bonus on held-out train documents first")
     a("--beam", type=int, default=10, help="beam width for --tune (default: 10)")
-    a("--lm-weights", default="0.3,0.5,0.7,0.9", help="LM weights tried by --tune")
-    a("--bonuses", default="0,0.5,1,1.5,2", help="per-character bonuses tried by --tune")
+    a("--lm-weights", default="0.3,0.4,0.5", help="LM weights tried by --tune")
+    a("--bonuses", default="1,1.5,2", help="per-character bonuses tried by --tune")
     a("--weight", type=float, default=0.5, help="LM weight stored without --tune (default: 0.5)")
     a("--bonus", type=float, default=1.0, help="per-character bonus stored without --tune (default: 1.0)")
     return parser
@@ -53,13 +53,14 @@ def document_texts(xml: Path, codec: Codec) -> list[str]:
 
 
 def synthetic_texts(n: int, codec: Codec, seed: int = 0) -> list[str]:
-    """``n`` lines of the text the recogniser's synthetic training lines are drawn from."""
+    """``n`` lines of the text the recogniser's synthetic training lines are drawn from, less the real
+    transcriptions mixed into it (counted on their own, and --tune holds some of them out)."""
     import numpy as np
 
     from htr.train.data import synth_text
 
     rng = np.random.default_rng(seed)
-    return [t for t in (codec.normalize(synth_text(rng, 70)[0]) for _ in range(n)) if t]
+    return [t for t in (codec.normalize(synth_text(rng, 70, real=False)[0]) for _ in range(n)) if t]
 
 
 def tune(held_out: list[Path], lm: CharLM, args) -> tuple[float, float]:
