@@ -2,10 +2,11 @@
 
 Counts character n-grams of the train transcriptions of ../shared/data/{hooker,testaments}/train (never the
 dev splits), and of ``--synthetic`` lines of the recogniser's synthetic text (names in capitals, dates,
-addresses, numbers, other languages) so that the model does not penalise what letters and wills rarely hold. ``--tune`` first picks the beam search's LM weight and per-character bonus: the model is built
-without a tenth of the train documents, those documents' lines are recognised once with ``--rec``, and every
-(weight, bonus) pair of the grid is scored by CER on them; the chosen pair is stored with the model, which is
-then rebuilt from all train documents.
+addresses, numbers, other languages) so that the model does not penalise what letters and wills rarely hold.
+``--tune`` first picks the beam search's LM weight and per-character bonus: the model is built without a tenth
+of the train documents, those documents' lines are recognised once with ``--rec``, and every (weight, bonus)
+pair of the grid is scored by CER on them; the chosen pair is stored with the model, which is then rebuilt
+from all train documents.
 """
 from __future__ import annotations
 
