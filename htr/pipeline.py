@@ -77,8 +77,8 @@ class Reader:
     """The detector and recogniser, loaded once. ``read(img)`` gives a ``Page`` with text in reading order."""
 
     def __init__(self, det_weights: str | Path | None = None, rec_weights: str | Path | None = None, *,
-                 threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM, orient: bool = True,
-                 batch_size: int = 16):
+                 threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
+                 orient: bool = True, batch_size: int = 16):
         import torch
 
         from htr.detection.detector import Detector

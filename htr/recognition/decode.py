@@ -67,7 +67,7 @@ class LanguageModel:
         self._cache: dict[tuple[tuple[int, ...], int], float] = {}
 
     def score(self, prefix: tuple[int, ...], label: int) -> float:
-        key = (prefix[len(prefix) - self.lm.order + 1:] if len(prefix) >= self.lm.order else prefix, label)
+        key = (prefix[max(0, len(prefix) - self.lm.order + 1):], label)  # the context the model looks at
         score = self._cache.get(key)
         if score is None:
             if len(self._cache) >= CACHE_LIMIT:  # bounded: a batch of thousands of pages keeps flat memory

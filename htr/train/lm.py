@@ -101,18 +101,19 @@ def run(args) -> int:
 
     codec = Codec(torch.load(args.rec, map_location="cpu", weights_only=True)["charset"])
     docs = train_documents()
+    texts_of = {d: document_texts(d, codec) for d in docs}  # each document parsed once
     synthetic = synthetic_texts(args.synthetic, codec)
     weight, bonus = args.weight, args.bonus
     if args.tune:
         held_out = docs[::10]
         kept = [d for d in docs if d not in held_out]
-        lm = CharLM.build([t for d in kept for t in document_texts(d, codec)] + synthetic, args.order)
-        held_texts = [t for d in held_out for t in document_texts(d, codec)]
+        lm = CharLM.build([t for d in kept for t in texts_of[d]] + synthetic, args.order)
+        held_texts = [t for d in held_out for t in texts_of[d]]
         print(f"{args.order}-gram model of {len(kept)} documents: held-out perplexity {lm.perplexity(held_texts):.2f}",
               flush=True)
         weight, bonus = tune(held_out, lm, args)
     t0 = time.time()
-    texts = [t for d in docs for t in document_texts(d, codec)]
+    texts = [t for d in docs for t in texts_of[d]]
     lm = CharLM.build(texts + synthetic, args.order, {
         "weight": weight, "bonus": bonus, "documents": len(docs), "lines": len(texts),
         "characters": sum(map(len, texts)), "synthetic_lines": len(synthetic),
