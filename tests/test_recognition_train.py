@@ -1,6 +1,7 @@
 """The recogniser's training pipeline on a few lines drawn here: batches, curriculum, checkpoint and resume."""
 import argparse
 import csv
+import shutil
 
 import cv2
 import numpy as np
@@ -66,6 +67,7 @@ def test_train_checkpoint_resume_and_export(tmp_path, monkeypatch):
     assert rec.run(parser.parse_args(common + ["--max-steps", "3"])) == 0
     first = torch.load(tmp_path / "last.pt", weights_only=False)
     assert first["step"] == 3
+    shutil.copy(tmp_path / "last.pt", tmp_path / "step3.pt")
     assert rec.run(parser.parse_args(common + ["--max-steps", "6"])) == 0
     second = torch.load(tmp_path / "last.pt", weights_only=False)
     assert second["step"] == 6 and second["scheduler"]["last_epoch"] == 6
@@ -73,6 +75,10 @@ def test_train_checkpoint_resume_and_export(tmp_path, monkeypatch):
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [2, 3, 4, 6]
     assert rows[1]["dev_cer"] != "" and (tmp_path / "curve.png").exists() and (tmp_path / "best.pt").exists()
+    shutil.copy(tmp_path / "step3.pt", tmp_path / "last.pt")  # resumed from an older checkpoint:
+    assert rec.run(parser.parse_args(common + ["--max-steps", "6"])) == 0  # its later rows are not doubled
+    with open(tmp_path / "log.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 3, 4, 6]
     assert rec.run(parser.parse_args(["--export", str(tmp_path / "last.pt"), str(tmp_path / "rec.pt")])) == 0
     model, codec, info = load_weights(tmp_path / "rec.pt")
     assert info["meta"]["step"] == 6 and codec.charset == second["charset"]

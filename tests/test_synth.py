@@ -156,3 +156,19 @@ def test_text_corpus():
     joined = "".join(lines)
     assert set(joined) <= set(CHARSET)
     assert any(c.isdigit() for c in joined) and any(c in "àâäçéèêëîïôöùûüñáíóúß" for c in joined)
+
+
+def test_dates_are_reproducible_and_historical():
+    """Dates come from the seed alone (Faker's date_object() moves with today's date)."""
+    import re
+
+    from htr.synth import text
+
+    def dates(seed):
+        rng = np.random.default_rng(seed)
+        return [text.date(rng, lang) for lang in text.LANGS for _ in range(40)]
+
+    first = dates(5)
+    assert first == dates(5) and first != dates(6)
+    years = [int(y) for d in first for y in re.findall(r"\b(1[89]\d\d|20[0-2]\d)\b", d)]
+    assert len(years) > 60 and min(years) < 1900

@@ -31,6 +31,7 @@ from htr.detection.postprocess import PostConfig, maps_to_detections
 from htr.evaluate import DetectionScore, match_polygons
 from htr.formats import read_document
 from htr.imageio import load_image
+from htr.train.plot import trim_log
 
 TUNE_GRID = {"seed_thresh": (None, 0.6, 0.7), "box_thresh": (0.4, 0.5, 0.6), "unclip_scale": (0.9, 1.0, 1.1, 1.2)}
 ARCHS = {"r18half": DetConfig(), "slim": DetConfig(widths=(24, 48, 96, 160), stem=16)}
@@ -224,6 +225,8 @@ def run(args) -> int:
     if not (args.resume and log_path.exists()):
         with open(log_path, "w", newline="") as f:
             csv.writer(f).writerow(fields)
+    else:
+        trim_log(log_path, step)
     started, tick, running = time.time(), time.time(), []
     model.train()
 

@@ -22,6 +22,18 @@ def read_log(path: Path) -> dict[str, list[tuple[float, float]]]:
     return series
 
 
+def trim_log(path: Path, step: int) -> None:
+    """Drop the rows logged after `step`: a run resumed from an older checkpoint writes them again."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        header, *rows = list(csv.reader(f)) or [[]]
+    kept = [row for row in rows if row and float(row[0]) <= step]
+    if len(kept) < len(rows):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([header] + kept)
+
+
 def _panel(series: list[tuple[str, list, tuple]], title: str, size=(900, 300), log_y=False,
            y_min: float | None = None) -> np.ndarray:
     w, h = size

@@ -35,7 +35,7 @@ from htr.recognition.decode import greedy_decode
 from htr.recognition.model import RecConfig, build_model, count_macs
 from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
 from htr.train.data import BatchData, LineSet, Mix, load_lines, synth_available, worker_init
-from htr.train.plot import plot_curves
+from htr.train.plot import plot_curves, trim_log
 
 PLAN_ARGS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps",
              "synth_final", "seed", "augment")  # what a resumed run normally repeats
@@ -246,6 +246,7 @@ def run(args) -> int:
                                          multiprocessing_context="spawn" if args.workers else None)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     log_path = out / "log.csv"
+    trim_log(log_path, step)
     new_log = not log_path.exists()
     log_file = open(log_path, "a", newline="")
     log = csv.DictWriter(log_file, LOG_FIELDS)
