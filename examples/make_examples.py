@@ -5,7 +5,7 @@
 Three synthetic pages (a handwritten letter, a form, two-column notes) rendered by htr.synth with fixed seeds;
 for each: the scan (NAME.jpg), its exact ground truth (NAME.gt.xml), what `htr page` writes in every format (NAME.txt, NAME.hocr, NAME.alto.xml,
 NAME.page.xml, NAME.json), the page read back drawn on the scan (NAME.read.jpg) and the detector's own lines and
-words (NAME.detect.jpg: lines red, words green). Outputs come from the weights in weights/.
+words (NAME.detect.jpg: lines red, words green). Outputs come from the weights in htr/weights/.
 """
 from pathlib import Path
 

@@ -4,7 +4,7 @@
 """
 import sys
 
-from htr.pipeline import read_page
+from htr import read_page
 
 page = read_page(sys.argv[1] if len(sys.argv) > 1 else "examples/letter.jpg")
 for block in page.blocks:

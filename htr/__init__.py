@@ -1,7 +1,27 @@
-"""htr: handwriting-first document OCR."""
+"""htr: handwriting-first document OCR.
+
+``from htr import read_page, Reader, Page``: ``read_page`` and ``Reader`` (``htr.pipeline``) are imported on
+first use, so ``import htr`` stays light and loads no torch.
+"""
 from htr.document import Block, Line, Page, Word
 from htr.errors import FormatError, HTRError, ImageError
 
 __version__ = "0.1.0"
 
-__all__ = ["Page", "Block", "Line", "Word", "HTRError", "ImageError", "FormatError", "__version__"]
+__all__ = ["read_page", "Reader", "Page", "Block", "Line", "Word", "HTRError", "ImageError", "FormatError",
+           "__version__"]
+
+_LAZY = {"read_page": "htr.pipeline", "Reader": "htr.pipeline"}
+
+
+def __getattr__(name: str):
+    """The pipeline's names, imported on first access (PEP 562)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'htr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -431,8 +431,8 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="processes reading pages in parallel, each loading the models (default: 1, in this "
                         "process); each uses cpu_count / N torch threads")
-    p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
-    p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")
+    p.add_argument("--det-weights", help="detector weights (default: the shipped htr/weights/det.pt)")
+    p.add_argument("--rec-weights", help="recogniser weights (default: the shipped htr/weights/rec.pt)")
     add_decoding_options(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar and no line per failed page (failures.tsv still lists them)")

@@ -14,8 +14,9 @@ if sys.argv[1:2] != ["train"]:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from htr import __version__
-from htr.errors import HTRError
+from htr.errors import HTRError, UsageError
 from htr.formats import EXTENSIONS, FORMATS, format_for_path, read_document, write_document
+from htr.data import command as data_command
 from htr.detection import command as detection_command
 from htr.recognition import command as recognition_command
 from htr import batch as batch_command
@@ -253,6 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
     for subparsers, name, summary, description, configure, run in model_commands:
         configure(subparsers.add_parser(name, help=summary, description=description)).set_defaults(func=run)
 
+    data = commands.add_parser("data", help="compile ground truth into a training corpus; its statistics",
+                               description="Training data: `htr data compile --help`, `htr data stats --help`.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="WHAT", required=True)
+    data_commands.add_parser(
+        "compile", help="compile PAGE/ALTO folders and line crops into a corpus, with a report",
+        description="Crop every transcribed line of PAGE-XML/ALTO pages (and line-crop folders) once, at the "
+                    "recogniser's height, into a memory-mapped corpus; index the pages for the detector; split by "
+                    "document; report what was compiled and every line or page left out, with the reason. "
+                    "Unchanged sources are not compiled again. Exit 0 when the corpus has lines, 1 when nothing "
+                    "could be compiled, 2 on bad arguments.")
+    data_command.configure_compile(data_commands.choices["compile"]).set_defaults(func=data_command.run_compile)
+    stats = data_commands.add_parser("stats", help="the report of a compiled corpus",
+                                     description="Pages, lines and characters per source and split, the charset, "
+                                                 "and what was left out, of a compiled corpus.")
+    data_command.configure_stats(stats).set_defaults(func=data_command.run_stats)
+
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`.")
     train.add_argument("model", choices=sorted(TRAINERS), help="det (detector) or rec (recognizer)")
@@ -271,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except UsageError as err:
+        print(f"htr: error: {err}", file=sys.stderr)
+        return 2
     except HTRError as err:
         print(f"htr: error: {err}", file=sys.stderr)
         return 1

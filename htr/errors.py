@@ -15,3 +15,7 @@ class FormatError(HTRError, ValueError):
 
 class ResourceError(HTRError, RuntimeError):
     """Something htr needs is missing or failed to install: fonts, model weights, an external program."""
+
+
+class UsageError(HTRError):
+    """Arguments that make no sense together or name nothing usable: the CLI exits with code 2."""

@@ -17,8 +17,8 @@ from htr.recognition.command import add_decoding_options, lm_path
 
 
 def _add_model_options(p) -> None:
-    p.add_argument("--det-weights", help="detector weights (default: weights/det.pt)")
-    p.add_argument("--rec-weights", help="recogniser weights (default: weights/rec.pt)")
+    p.add_argument("--det-weights", help="detector weights (default: the shipped htr/weights/det.pt)")
+    p.add_argument("--rec-weights", help="recogniser weights (default: the shipped htr/weights/rec.pt)")
     add_decoding_options(p)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-orient", dest="orient", action="store_false",

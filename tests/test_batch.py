@@ -16,8 +16,9 @@ from htr import batch
 from htr.cli import main
 from htr.formats import read_document
 from htr.paths import WEIGHTS_DIR
+from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
-MISSING = [f"weights/{name}" for name in ("det.pt", "rec.pt") if not (WEIGHTS_DIR / name).is_file()]
+MISSING = [f"htr/weights/{name}" for name in ("det.pt", "rec.pt") if not (WEIGHTS_DIR / name).is_file()]
 needs_weights = pytest.mark.skipif(bool(MISSING), reason=f"{' and '.join(MISSING)} not found: `htr batch` "
                                                          "needs the trained detector and recogniser")
 
@@ -40,7 +41,7 @@ def small(image: np.ndarray, side: int = 1000) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def in_dir(tmp_path_factory) -> Path:
+def in_dir(tmp_path_factory, fonts_subset) -> Path:  # noqa: F811 (fonts fetched into the cache when missing)
     """Six pages in five files (one in a sub-folder, a 2-frame TIFF, a 1-page PDF) and four corrupt files."""
     from htr.synth.pages import render_page
 

@@ -16,7 +16,7 @@ from tests.shared import validate
 EXAMPLES = REPO / "examples"
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "det.pt").exists() or not (WEIGHTS_DIR / "rec.pt").exists(),
-                                reason="weights/det.pt and weights/rec.pt are needed (htr train det / rec)")
+                                reason="htr/weights/det.pt and rec.pt are needed (htr train det / rec)")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_reads_the_lines_of_a_page_in_reading_order(synth_page, upright):
     assert upright.rotation == 0 and (upright.width, upright.height) == (image.shape[1], image.shape[0])
     found, _ = match_polygons([ln.polygon for ln in upright.lines], [ln.polygon for ln in gt.lines], 0.5)
     assert found.recall > 0.7 and found.precision > 0.7, found
-    assert cer(upright.text, gt.text) < 0.5  # the shipped recogniser's figures are in weights/MODEL_CARD.md
+    assert cer(upright.text, gt.text) < 0.5  # the recogniser's figures: htr/weights/MODEL_CARD.md
     for line in upright.lines:
         assert 0 <= line.confidence <= 1 and line.text.strip()
         assert line.polygon.min() >= -1 and (line.polygon.max(0) <= [image.shape[1] + 1, image.shape[0] + 1]).all()

@@ -12,24 +12,37 @@ import htr.train.rec as rec
 from htr.recognition.codec import Codec
 from htr.recognition.recognizer import load_weights
 from htr.train.augment import augment
-from htr.train.data import BatchData, LineSet, Mix, ctc_fits
+from htr.data.corpus import open_lines
+from htr.train.data import BatchData, Mix, ctc_fits, new_characters, training_lines
 
 WORDS = ["ab", "cab", "bad cab", "dab", "abc dc", "cad", "bcd ab", "da"]
 
 
-def lines() -> LineSet:
-    out = LineSet()
-    for i, text in enumerate(WORDS):
+def write_crops(folder, words=WORDS):
+    """Line crops of ``words`` drawn here, listed in folder/labels.tsv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, text in enumerate(words):
         img = np.full((40, 20 + 20 * len(text)), 240, np.uint8)
         cv2.putText(img, text, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 20, 2, cv2.LINE_AA)
-        out.images.append(img)
-        out.texts.append(text)
-        out.names.append(f"{'hooker' if i % 2 else 'testaments'}/doc:{i}")
-    return out
+        cv2.imwrite(str(folder / f"{i}.png"), img)
+        rows.append(f"{i}.png\t{text}")
+    (folder / "labels.tsv").write_text("\n".join(rows) + "\n")
+    return folder
 
 
-def test_batches_are_deterministic_per_index():
-    data = BatchData(lines(), Codec("abcd "), 4, Mix(), seed=3, height=40, synth=False)
+@pytest.fixture
+def crops(tmp_path):
+    return write_crops(tmp_path / "words")
+
+
+def lines(crops, tmp_path):
+    train, dev, _ = training_lines([f"{crops}:train"], tmp_path / "run", 40)
+    return train
+
+
+def test_batches_are_deterministic_per_index(crops, tmp_path):
+    data = BatchData(lines(crops, tmp_path), Codec("abcd "), 4, Mix(), seed=3, height=40, synth=False)
     a, b, c = data[5], data[5], data[6]
     assert torch.equal(a["x"], b["x"]) and torch.equal(a["targets"], b["targets"])
     assert not torch.equal(a["targets"], c["targets"]) or not torch.equal(a["x"], c["x"])
@@ -46,9 +59,9 @@ def test_curriculum():
     assert mix.synth_chars(0) < mix.synth_chars(100) == 70
 
 
-def test_augment_keeps_height():
+def test_augment_keeps_height(crops, tmp_path):
     rng = np.random.default_rng(0)
-    img = lines().images[2]
+    img = np.array(lines(crops, tmp_path).image(2))
     for _ in range(20):
         out = augment(rng, img)
         assert out.shape[0] == 40 and out.dtype == np.uint8 and out.shape[1] >= 8
@@ -58,13 +71,14 @@ def test_ctc_fits():
     assert ctc_fits([2, 3], 8) and not ctc_fits([2, 2], 8) and ctc_fits([2, 2], 12) and not ctc_fits([], 100)
 
 
-def test_train_checkpoint_resume_and_export(tmp_path, monkeypatch):
-    monkeypatch.setattr(rec, "load_lines", lambda split, cache_dir, height: lines())
+def test_train_checkpoint_resume_and_export(crops, tmp_path):
     parser = rec.configure_parser(argparse.ArgumentParser())
-    common = ["--out", str(tmp_path), "--synth", "off", "--channels", "8,8,16,16", "--hidden", "16",
+    common = ["--out", str(tmp_path / "run"), "--data", f"{crops}:train", "--data", f"dev={crops}:dev",
+              "--synth", "off", "--channels", "8,8,16,16", "--hidden", "16",
               "--batch-size", "4", "--workers", "0", "--log-every", "2", "--eval-every", "3", "--warmup", "2",
               "--steps", "20"]
     assert rec.run(parser.parse_args(common + ["--max-steps", "3"])) == 0
+    tmp_path = tmp_path / "run"
     first = torch.load(tmp_path / "last.pt", weights_only=False)
     assert first["step"] == 3
     shutil.copy(tmp_path / "last.pt", tmp_path / "step3.pt")
@@ -108,3 +122,38 @@ def test_grown_lstm_first_computes_what_the_small_one_did():
     assert (small(x).log_softmax(-1) - fresh(x).log_softmax(-1)).abs().max() > 0.05  # the check can fail
     with pytest.raises(ValueError, match="cannot grow"):
         rec.grow_into(fresh, {**small.state_dict(), "head.1.bias": torch.zeros(7, 2)})
+
+
+def test_groups_are_mixed_by_weight(tmp_path):
+    a, b = write_crops(tmp_path / "a"), write_crops(tmp_path / "b", [w.upper() for w in WORDS])
+    train, _, weights = training_lines([f"{a}:train", f"{b}:train:3"], tmp_path / "run", 40)
+    assert weights == {0: 1.0, 1: 3.0} and sorted(set(train.group)) == [0, 1]
+    data = BatchData(train, Codec("abcdABCD "), 4, Mix(), seed=0, height=40, synth=False, weights=weights)
+    upper = [data[k]["targets"].max().item() > Codec("abcdABCD ").encode("d")[0] for k in range(200)]
+    assert 0.65 < np.mean(upper) < 0.85  # group b's share: 3 x its size over (1 + 3) x the same size
+
+
+def test_fine_tuning_grows_the_output_layer_and_leaves_weights(crops, tmp_path):
+    parser = rec.configure_parser(argparse.ArgumentParser())
+    small = ["--synth", "off", "--channels", "8,8,16,16", "--hidden", "16", "--batch-size", "4", "--workers", "0"]
+    assert rec.run(parser.parse_args(small + ["--out", str(tmp_path / "base"), "--data", f"{crops}:train",
+                                              "--steps", "4"])) == 0
+    base, base_codec, _ = load_weights(tmp_path / "base" / "weights.pt")
+    texts = ["αβγ ab", "βγα", "γαβ", "ab"]  # Greek: outside the base model's charset
+    new = write_crops(tmp_path / "new", texts)
+    assert new_characters(texts, base_codec) == "αβγ" and new_characters(texts, base_codec, min_count=4) == ""
+    run = tmp_path / "tuned"
+    assert rec.run(parser.parse_args(["--init", str(tmp_path / "base" / "weights.pt"), "--data", f"{new}:train",
+                                      "--out", str(run), "--minutes", "0.05", "--batch-size", "4",
+                                      "--workers", "0", "--log-every", "1"])) == 0
+    model, codec, _ = load_weights(run / "weights.pt")
+    assert codec.charset.startswith(base_codec.charset) and codec.charset[len(base_codec.charset):] == "αβγ"
+    assert model.head[1].out_features == base.head[1].out_features + 3
+    log = list(csv.DictReader(open(run / "log.csv")))
+    assert float(log[-1]["time_s"]) < 0.05 * 60 + 30  # stopped by --minutes, not by --steps
+
+
+def test_recognition_of_a_compiled_corpus_is_the_ground_truth(crops, tmp_path):
+    train = lines(crops, tmp_path)
+    assert train.texts == WORDS and [train.image(i).shape[0] for i in range(len(train))] == [40] * len(WORDS)
+    assert open_lines(tmp_path / "run" / "corpus").texts == WORDS

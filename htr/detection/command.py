@@ -47,7 +47,7 @@ def configure_detect(p):
     p.add_argument("image", help="page image")
     p.add_argument("--overlay", help="write the page with the detected polygons drawn on it (PNG/JPEG)")
     p.add_argument("-o", "--output", help="write the polygons as PAGE-XML (.xml) or JSON (.json)")
-    p.add_argument("--weights", help="detector weights (default: weights/det.pt)")
+    p.add_argument("--weights", help="detector weights (default: the shipped htr/weights/det.pt)")
     p.add_argument("--kinds", default="line,word", help="kinds to keep: line, word or both (default)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     return p
@@ -88,7 +88,7 @@ def configure_eval_detect(p):
 
     p.add_argument("gt", nargs="+", help="folders of page images with ground-truth PAGE/ALTO XML of the same name "
                                          "(each folder holding XML, sub-folders too, is scored separately)")
-    p.add_argument("--weights", help="detector weights (default: weights/det.pt)")
+    p.add_argument("--weights", help="detector weights (default: the shipped htr/weights/det.pt)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     p.add_argument("--kind", default="line", choices=("line", "word"), help="what to score (default: line)")
     p.add_argument("--limit", type=int, default=0, help="score at most this many pages per folder")

@@ -186,6 +186,7 @@ class DetDataset:
     length: int = 1000
     seed: int = 0
     epoch: int = 0
+    file_weights: list[float] | None = None  # sampling weight per real file (None: uniform)
 
     def __len__(self) -> int:
         return self.length
@@ -199,5 +200,10 @@ class DetDataset:
                 from htr.synth.pages import render_page
                 image, page = render_page(rng)
         else:
-            image, page = read_page(*self.files[int(rng.integers(len(self.files)))])
+            if self.file_weights is None:
+                k = int(rng.integers(len(self.files)))
+            else:
+                p = np.asarray(self.file_weights, float)
+                k = int(rng.choice(len(self.files), p=p / p.sum()))
+            image, page = read_page(*self.files[k])
         return make_sample(rng, image, page, self.aug, self.shrink, self.out_stride)

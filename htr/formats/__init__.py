@@ -65,8 +65,9 @@ def sniff_format(data: str) -> str:
     return "text"
 
 
-def read_document(path: str | Path) -> Page:
-    """A Page from a PAGE-XML, ALTO, hOCR, JSON or plain-text file (the format is read from the content)."""
+def read_document(path: str | Path, clip: bool = True) -> Page:
+    """A Page from a PAGE-XML, ALTO, hOCR, JSON or plain-text file (the format is read from the content);
+    ``clip``: PAGE and ALTO polygons clipped into the page's declared size."""
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file")
@@ -77,12 +78,12 @@ def read_document(path: str | Path) -> Page:
     except UnicodeDecodeError as err:
         raise FormatError(f"{path}: not UTF-8 text (is it an image?)") from err
     try:
-        return parse_document(data)
+        return parse_document(data, clip=clip)
     except FormatError as err:
         raise FormatError(f"{path}: {err}") from err
 
 
-def parse_document(data: str, fmt: str | None = None) -> Page:
+def parse_document(data: str, fmt: str | None = None, clip: bool = True) -> Page:
     """A Page from a document's text in the given format (sniffed when None)."""
     fmt = fmt or sniff_format(data)
     readers = {"page": read_page_xml, "alto": read_alto, "hocr": read_hocr, "json": read_json, "text": read_text}
@@ -90,6 +91,7 @@ def parse_document(data: str, fmt: str | None = None) -> Page:
         raise FormatError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     if fmt in ("page", "alto"):
         data = data.encode("utf-8")  # ElementTree refuses str input that carries an encoding declaration
+        return readers[fmt](data, clip=clip)
     return readers[fmt](data)
 
 

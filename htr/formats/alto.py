@@ -86,8 +86,9 @@ def _read_line(elem: ET.Element, labels: dict[str, str]) -> Line:
                 words=words, id=elem.get("ID"), kind=_kind(elem, labels))
 
 
-def read_alto(source) -> Page:
-    """A Page from ALTO (a path, bytes or text): text blocks and lines in document order."""
+def read_alto(source, clip: bool = True) -> Page:
+    """A Page from ALTO (a path, bytes or text): text blocks and lines in document order; ``clip``: polygons
+    clipped into the page's declared size."""
     root = parse_xml(source)
     if local(root.tag) != "alto":
         raise FormatError(f"not ALTO: root element is <{local(root.tag)}>")
@@ -107,8 +108,9 @@ def read_alto(source) -> Page:
             polygon = hull_polygon([line.polygon for line in lines])
         blocks.append(Block(polygon=polygon, lines=lines, id=block_elem.get("ID"), kind=_kind(block_elem, labels)))
     file_name = next((e.text.strip() for e in descendants(root, "fileName") if e.text), None)
-    return Page(width=int(_float(page_elem, "WIDTH") or 0), height=int(_float(page_elem, "HEIGHT") or 0),
-                blocks=blocks, source=file_name).clip_to_image()
+    page = Page(width=int(_float(page_elem, "WIDTH") or 0), height=int(_float(page_elem, "HEIGHT") or 0),
+                blocks=blocks, source=file_name)
+    return page.clip_to_image() if clip else page
 
 
 # ----------------------------------------------------------------------------------------------- writing

@@ -107,8 +107,9 @@ def _region_order(page_elem: ET.Element) -> list[str]:
     return [i for group in order for i in walk(group)]
 
 
-def read_page_xml(source) -> Page:
-    """A Page from PAGE-XML (a path, bytes or text); text regions in reading order, lines in order."""
+def read_page_xml(source, clip: bool = True) -> Page:
+    """A Page from PAGE-XML (a path, bytes or text); text regions in reading order, lines in order;
+    ``clip``: polygons clipped into the page's declared size."""
     root = parse_xml(source)
     if local(root.tag) != "PcGts":
         raise FormatError(f"not PAGE-XML: root element is <{local(root.tag)}>")
@@ -133,7 +134,8 @@ def read_page_xml(source) -> Page:
             polygon = hull_polygon([line.polygon for line in lines])
         kind = region.get("type") or _custom_value(region, "structure", "type")
         blocks.append(Block(polygon=polygon, lines=lines, id=region.get("id"), kind=kind))
-    return Page(width=width, height=height, blocks=blocks, source=page_elem.get("imageFilename")).clip_to_image()
+    page = Page(width=width, height=height, blocks=blocks, source=page_elem.get("imageFilename"))
+    return page.clip_to_image() if clip else page
 
 
 def is_page_xml(root: ET.Element) -> bool:

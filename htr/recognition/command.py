@@ -24,7 +24,7 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
                         help=f"CTC beam width; 0 for greedy decoding, no language model (default: {DEFAULT_BEAM})")
     parser.add_argument("--lm", default=str(DEFAULT_LM),
                         help="character language model for the beam search, from `htr train lm`; 'none' for none "
-                             "(default: the shipped weights/lm.json.gz)")
+                             "(default: the shipped htr/weights/lm.json.gz)")
 
 
 def lm_path(args) -> Path | None:
@@ -33,7 +33,7 @@ def lm_path(args) -> Path | None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", help="recogniser weights (default: weights/rec.pt)")
+    parser.add_argument("--weights", help="recogniser weights (default: the shipped htr/weights/rec.pt)")
     add_decoding_options(parser)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--json", action="store_true", help="print JSON")

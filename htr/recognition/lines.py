@@ -1,4 +1,5 @@
-"""Ground-truth lines of PAGE/ALTO folders as recogniser crops: (crop, text, name) per transcribed line."""
+"""Ground-truth lines of PAGE/ALTO folders as recogniser crops: (crop, text, name) per transcribed line; texts
+normalised as for training (``htr.data.normalize``)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
+from htr.data.normalize import normalize_text
 from htr.errors import FormatError, HTRError
 from htr.formats import read_document
 from htr.geometry import crop_page_lines
@@ -24,17 +26,17 @@ class GTLine:
 
 
 def image_for(xml: Path, source: str | None) -> Path | None:
-    """The page image of a ground-truth file: the file it names beside it, else one of the same stem."""
-    if source:
-        candidate = xml.parent / Path(source).name
-        if candidate.exists():
-            return candidate
+    """The page image of a ground-truth file: the file it names, else one of the same stem, beside it or (for
+    Transkribus-style exports with the XML in a ``page/`` or ``alto/`` folder) in the folder above."""
+    folders = [xml.parent] + ([xml.parent.parent] if xml.parent.name.lower() in ("page", "alto") else [])
     stem = xml.name[:-len(".page.xml")] if xml.name.endswith(".page.xml") else xml.stem
-    for suffix in IMAGE_SUFFIXES:
-        for s in (suffix, suffix.upper()):
-            candidate = xml.parent / (stem + s)
-            if candidate.exists():
-                return candidate
+    for folder in folders:
+        if source and (folder / Path(source).name).is_file():
+            return folder / Path(source).name
+        for suffix in IMAGE_SUFFIXES:
+            for s in (suffix, suffix.upper()):
+                if (folder / (stem + s)).is_file():
+                    return folder / (stem + s)
     return None
 
 
@@ -53,11 +55,11 @@ def document_lines(xml: Path, height: int = 40) -> list[GTLine]:
     image = load_image(image_path)
     page.width, page.height = image.shape[1], image.shape[0]
     page.clip_to_image()
-    lines = [line for line in page.lines if line.text.strip()]
+    lines = [line for line in page.lines if normalize_text(line.text)]
     out = []
     for i, (line, crop) in enumerate(zip(lines, crop_page_lines(image, lines, height))):
         if crop is not None:
-            out.append(GTLine(crop.image, line.text.strip(), f"{xml.stem}:{line.id or i}"))
+            out.append(GTLine(crop.image, normalize_text(line.text), f"{xml.stem}:{line.id or i}"))
     return out
 
 
@@ -89,7 +91,7 @@ def labelled_crops(folder: Path, height: int = 40) -> list[GTLine]:
         except (ValueError, KeyError, TypeError) as err:
             raise FormatError(f"{listing}, line {n}: expected 'image<TAB>text' or a JSON object with "
                               "image and text") from err
-        out.append(GTLine(fit_height(load_image(folder / name), height), text.strip(), name))
+        out.append(GTLine(fit_height(load_image(folder / name), height), normalize_text(text), name))
     return out
 
 

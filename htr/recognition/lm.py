@@ -1,6 +1,6 @@
 """A character n-gram language model for CTC beam search (interpolated Witten-Bell smoothing).
 
-Built from transcriptions by ``htr train lm`` and shipped as ``weights/lm.json.gz``: counts of each
+Built from transcriptions by ``htr train lm`` and shipped as ``htr/weights/lm.json.gz``: counts of each
 character after each context of up to ``order - 1`` characters, lines starting with a line-start mark.
 ``logprob(context, char)`` is what the beam search adds (times a weight) when a prefix grows by a character.
 """

@@ -1,64 +1,86 @@
-"""Training data for the recogniser: cached real line crops, synthetic lines, and the curriculum mixing them.
+"""Training data for the recogniser: compiled corpora of real line crops, synthetic lines, and the curriculum.
 
-Real lines: every transcribed line of ``$HTR_SHARED/data/{hooker,testaments}/train`` cropped once at model
-height into a pickle under the cache folder (dev lines likewise, for evaluation only). Synthetic lines come
-from ``htr.synth.lines.render_line`` in the DataLoader worker. Batch ``k`` is drawn from an RNG seeded by
-(seed, k), so a resumed run continues exactly where it stopped, and the mix is a pure function of the step
-(``Mix``): change it, or switch synthesis on, and a resumed run follows the new plan from its step on.
+Real lines come from corpora compiled by ``htr data compile`` (``--data``; ground-truth folders are compiled on the
+fly into the run folder), memory-mapped and mixed by weight: each ``--data`` entry is drawn in proportion to its
+train lines times its weight. Synthetic lines come from ``htr.synth.lines.render_line`` in the DataLoader worker.
+Batch ``k`` is drawn from an RNG seeded by (seed, k), so a resumed run continues exactly where it stopped, and the
+mix is a pure function of the step (``Mix``): change it, or switch synthesis on, and a resumed run follows the new
+plan from its step on.
 """
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from htr.data.corpus import CorpusLines, is_corpus, open_lines
 from htr.paths import shared_dir
 from htr.recognition.codec import Codec
-from htr.recognition.lines import folder_lines
 from htr.recognition.recognizer import fit_height, make_batch, normalize
 from htr.train.augment import augment, paper_of
 
-TRAIN_SETS = ("hooker", "testaments")  # kraken_sample and names are not for training
+TRAIN_SETS = ("hooker", "testaments")  # the default data: ../shared/data's train and dev splits of these
 MAX_WIDTH = 1200  # crop pixels at model height; wider lines are squeezed to this
 FORM_FIELD_SHARE = 0.1  # of synthetic lines: names in capitals
 MAX_PX_PER_CHAR = 35  # real crops wider than this per character come from polygons that are thin strips
 
 
-@dataclass
-class LineSet:
-    images: list = field(default_factory=list)  # (H, W) uint8 grey crops
-    texts: list = field(default_factory=list)
-    names: list = field(default_factory=list)  # "<set>/<doc>:<line>"
+def default_data() -> list[str]:
+    """The ground truth trained on when no --data is given: the train and dev folders of TRAIN_SETS."""
+    folders = [shared_dir() / "data" / name / split for name in TRAIN_SETS for split in ("train", "dev")]
+    missing = [f for f in folders if not f.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} not found (give --data, or set HTR_SHARED to the folder holding data/)")
+    return [str(f) for f in folders]
 
-    def __len__(self) -> int:
-        return len(self.texts)
+
+def parse_data(spec: str) -> tuple[str, float]:
+    """``PATH[:WEIGHT]`` -> (PATH, WEIGHT); the weight multiplies the entry's natural share (its line count)."""
+    head, _, tail = spec.rpartition(":")
+    try:
+        return (head, float(tail)) if head else (spec, 1.0)
+    except ValueError:
+        return spec, 1.0
 
 
-def load_lines(split: str, cache_dir: Path, height: int, sets=TRAIN_SETS) -> LineSet:
-    """The cached crops of ``split`` ("train" or "dev") of ``sets``, built on first use."""
-    cache = Path(cache_dir) / f"{split}_h{height}.pkl"
-    if cache.exists():
-        with open(cache, "rb") as f:
-            return pickle.load(f)
-    out = LineSet()
-    for name in sets:
-        folder = shared_dir() / "data" / name / split
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder} not found (set HTR_SHARED to the folder holding data/)")
-        for xml, lines in folder_lines(folder, height):
-            for line in lines:
-                out.images.append(line.image)
-                out.texts.append(line.text)
-                out.names.append(f"{name}/{line.name}")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.with_suffix(".part"), "wb") as f:
-        pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
-    cache.with_suffix(".part").replace(cache)
-    return out
+def resolve_data(specs: list[str], run_dir: Path, height: int, dev_share: float = 0.1,
+                 workers: int = 1) -> list[tuple[Path, list[str] | None, float]]:
+    """(corpus folder, its sources to use or None for all, weight) per --data entry: a compiled corpus, or a
+    ground-truth folder (``[NAME=]GT[:train|:dev]``, as ``htr data compile`` takes it) compiled into RUN/corpus."""
+    from htr.data.command import gt_sources, parse_gt
+    from htr.data.compile import compile_corpus
+
+    entries = [parse_data(s) for s in specs]
+    gt_specs = [path for path, _ in entries if not is_corpus(path)]
+    if gt_specs:
+        compile_corpus(gt_sources(gt_specs), run_dir / "corpus", height, dev_share, workers)
+    return [(Path(path), None, weight) if is_corpus(path) else (run_dir / "corpus", [parse_gt(path)[0]], weight)
+            for path, weight in entries]
+
+
+def training_lines(specs: list[str], run_dir: Path, height: int, dev_share: float = 0.1,
+                   workers: int = 1) -> tuple[CorpusLines, CorpusLines, dict[int, float]]:
+    """(train lines, dev lines, weight per group) of the --data entries (see ``resolve_data``)."""
+    train, dev, weights = CorpusLines(height), CorpusLines(height), {}
+    for group, (corpus, only, weight) in enumerate(resolve_data(specs, run_dir, height, dev_share, workers)):
+        train.extend(open_lines(corpus, "train", only), group)
+        dev.extend(open_lines(corpus, "dev", only), group)
+        weights[group] = weight
+    if train.height != height:
+        raise ValueError(f"the corpus crops are {train.height} px high but the model reads {height} px")
+    return train, dev, weights
+
+
+def new_characters(texts: list[str], codec: Codec, min_count: int = 3) -> str:
+    """Characters of ``texts`` the codec lacks (after its stand-ins), seen at least ``min_count`` times, by count
+    (then code point)."""
+    counts = Counter(c for text in texts for c in codec.normalize(text) if codec.unknown_chars(c))
+    return "".join(c for c, n in sorted(counts.items(), key=lambda cn: (-cn[1], cn[0]))
+                   if n >= min_count and not c.isspace())
 
 
 def ctc_fits(labels: list[int], width: int, stride: int = 4) -> bool:
@@ -136,41 +158,57 @@ def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[n
 
 
 class BatchData(torch.utils.data.Dataset):
-    """Item ``k`` is training batch ``k``: a dict of x (B, 1, H, W), widths, targets, target_lengths."""
+    """Item ``k`` is training batch ``k``: a dict of x (B, 1, H, W), widths, targets, target_lengths.
 
-    def __init__(self, real: LineSet, codec: Codec, batch_size: int, mix: Mix, seed: int, height: int,
-                 synth: bool, augment_strength: float = 1.0):
-        self.codec, self.batch_size, self.mix, self.seed = codec, batch_size, mix, seed
+    A batch's real lines come from one group (a --data entry), drawn with probability proportional to its
+    eligible lines times its weight, and are of similar widths."""
+
+    def __init__(self, real: CorpusLines, codec: Codec, batch_size: int, mix: Mix, seed: int, height: int,
+                 synth: bool, augment_strength: float = 1.0, weights: dict[int, float] | None = None):
+        self.real, self.codec, self.batch_size, self.mix, self.seed = real, codec, batch_size, mix, seed
         self.height, self.synth, self.strength = height, synth, augment_strength
-        self.images, self.labels = [], []
-        for img, text in zip(real.images, real.texts):
+        self.index, self.labels, widths, groups = [], [], [], []
+        for i, (text, width) in enumerate(zip(real.texts, real.widths)):
             labels = codec.encode(text)
-            if img.shape[1] > MAX_PX_PER_CHAR * max(1, len(labels)):
+            if width > MAX_PX_PER_CHAR * max(1, len(labels)):
                 continue
-            if img.shape[1] > MAX_WIDTH:
-                img = cv2.resize(img, (MAX_WIDTH, height), interpolation=cv2.INTER_AREA)
-            if ctc_fits(labels, int(img.shape[1] * 0.8)):
-                self.images.append(img)
+            if ctc_fits(labels, int(min(width, MAX_WIDTH) * 0.8)):
+                self.index.append(i)
                 self.labels.append(labels)
-        self.by_width = np.argsort([im.shape[1] for im in self.images], kind="stable")
+                widths.append(width)
+                groups.append(real.group[i])
+        widths, groups = np.array(widths), np.array(groups)
+        self.groups = sorted(set(groups.tolist()))
+        self.by_width = [np.flatnonzero(groups == g)[np.argsort(widths[groups == g], kind="stable")]
+                         for g in self.groups]
+        share = np.array([(weights or {}).get(g, 1.0) * len(b) for g, b in zip(self.groups, self.by_width)], float)
+        self.group_p = share / share.sum() if share.sum() > 0 else share
 
     def __len__(self) -> int:
         return 10 ** 9
 
     def _real(self, rng, step: int, n: int) -> list[int]:
-        """n real lines of similar width among the shortest eligible ones."""
-        eligible = max(n, int(len(self.by_width) * self.mix.real_quantile(step, self.synth)))
+        """n real lines of similar width among the shortest eligible ones of one group."""
+        g = int(rng.choice(len(self.groups), p=self.group_p)) if len(self.groups) > 1 else 0
+        by_width = self.by_width[g]
+        eligible = min(len(by_width), max(n, int(len(by_width) * self.mix.real_quantile(step, self.synth))))
         window = min(eligible, 4 * self.batch_size)
         start = int(rng.integers(0, eligible - window + 1))
-        return [int(self.by_width[i]) for i in rng.choice(np.arange(start, start + window), n, replace=False)]
+        return [int(by_width[i]) for i in rng.choice(np.arange(start, start + window), n, replace=window < n)]
+
+    def _image(self, k: int) -> np.ndarray:
+        img = self.real.image(self.index[k])
+        if img.shape[1] > MAX_WIDTH:
+            img = cv2.resize(img, (MAX_WIDTH, self.height), interpolation=cv2.INTER_AREA)
+        return img
 
     def __getitem__(self, k: int) -> dict:
         rng = np.random.default_rng([self.seed, int(k)])
         n_synth = int(rng.binomial(self.batch_size, self.mix.synth_ratio(k, self.synth)))
         items = []
-        real = self._real(rng, k, self.batch_size - n_synth) if n_synth < self.batch_size else []
+        real = self._real(rng, k, self.batch_size - n_synth) if n_synth < self.batch_size and self.index else []
         for i in real:
-            items.append((self.images[i], self.labels[i]))
+            items.append((self._image(i), self.labels[i]))
         chars = self.mix.synth_chars(k)
         if real and n_synth:  # match the real lines' lengths to keep padding small
             chars = int(np.clip(np.mean([len(self.labels[i]) for i in real]) * 1.2, 6, 80))

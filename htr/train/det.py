@@ -50,7 +50,12 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--synth-dir", action="append", default=[], help="folder of synthetic pages (jpg + xml); repeatable")
     p.add_argument("--synth-share", type=float, default=0.5,
                    help="share of synthetic samples: from --synth-dir, else rendered live by htr.synth (default 0.5)")
-    p.add_argument("--real", default="hooker,testaments", help="real training sets under $HTR_SHARED/data")
+    p.add_argument("--real", default="hooker,testaments", help="real training sets under $HTR_SHARED/data, "
+                   "when no --data is given")
+    p.add_argument("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
+                   help="real pages, repeatable: the train pages of a compiled corpus (htr data compile) or of a "
+                        "ground-truth folder (compiled into OUT/corpus); WEIGHT multiplies how often its pages are "
+                        "drawn relative to its size")
     p.add_argument("--val-pages", type=int, default=8,
                    help="train pages per real set held out of training, scored at each evaluation")
     p.add_argument("--val-synth", type=int, default=4, help="held-out synthetic pages scored for words")
@@ -80,16 +85,28 @@ def lr_at(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def split_train(args) -> tuple[list[tuple[Path, Path]], dict[str, list[tuple[Path, Path]]]]:
-    """The real train pages: those trained on, and per set the last --val-pages held out for checkpoint
-    selection and threshold tuning (the dev splits stay untouched for reporting)."""
-    train, val = [], {}
-    for name in (s for s in args.real.split(",") if s):
-        pages = page_files(shared_dir() / "data" / name / "train")
+def split_train(args) -> tuple[list[tuple[Path, Path]], list[float], dict[str, list[tuple[Path, Path]]]]:
+    """The real train pages: those trained on (with a sampling weight each), and per source the last --val-pages
+    held out for checkpoint selection and threshold tuning (the dev splits stay untouched for reporting)."""
+    if args.data:
+        from htr.data.corpus import open_pages
+        from htr.train.data import resolve_data
+
+        sets = []
+        for corpus, only, weight in resolve_data(args.data, Path(args.out), 40, workers=max(1, args.workers)):
+            for name, rows in open_pages(corpus, "train").items():
+                if only is None or name in only:
+                    sets.append((name, [(Path(r["image"]), Path(r["xml"])) for r in rows], weight))
+    else:
+        sets = [(name, page_files(shared_dir() / "data" / name / "train"), 1.0)
+                for name in args.real.split(",") if name]
+    train, weights, val = [], [], {}
+    for name, pages, weight in sets:
         cut = len(pages) - args.val_pages
         train += pages[:cut]
+        weights += [weight] * len(pages[:cut])
         val[name] = pages[cut:]
-    return train, val
+    return train, weights, val
 
 
 def val_sets(args, val_pages) -> dict[str, list[tuple[np.ndarray, list[np.ndarray], str]]]:
@@ -200,12 +217,12 @@ def run(args) -> int:
         print(f"resumed {out / 'last.pt'} at step {step}", file=sys.stderr)
     elif args.init:
         model.load_state_dict(load_weights(args.init)[0].state_dict())
-    files, val_pages = split_train(args)
+    files, file_weights, val_pages = split_train(args)
     synth_files = [pair for folder in args.synth_dir for pair in page_files(folder)]
     aug = AugmentConfig(crop=args.crop, long_side=args.long_side)
     shrink = {k: DEFAULT_POST[k].shrink_ratio for k in cfg.kinds}
     data = DetDataset(files, aug, shrink, cfg.out_stride, args.synth_share, synth_files, args.steps * args.batch,
-                      args.seed)
+                      args.seed, file_weights=file_weights if len(set(file_weights)) > 1 else None)
     workers = {"num_workers": args.workers}
     if args.workers:  # spawned, not forked: a fork of a process whose cv2/OpenMP pools ran can deadlock
         workers.update(persistent_workers=True, worker_init_fn=_worker_init, multiprocessing_context="spawn",
@@ -290,7 +307,7 @@ def run(args) -> int:
 
 
 def model_card(summary: dict, scores: dict) -> str:
-    """A markdown section for weights/MODEL_CARD.md: data, recipe and figures of a run."""
+    """A markdown section for htr/weights/MODEL_CARD.md: data, recipe and figures of a run."""
     cfg = summary["config"]
     lines = [
         "## Text detector (det.pt)",

@@ -1,4 +1,4 @@
-"""Building the character language model: ``htr train lm`` (writes weights/lm.json.gz).
+"""Building the character language model: ``htr train lm`` (writes htr/weights/lm.json.gz).
 
 Counts character n-grams of the train transcriptions of ../shared/data/{hooker,testaments}/train (never the
 dev splits), and of ``--synthetic`` lines of the recogniser's synthetic text (names in capitals, dates,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from htr.evaluate import score_text
 from htr.formats import read_document
-from htr.paths import shared_dir
+from htr.paths import DEFAULT_LM, WEIGHTS_DIR, shared_dir
 from htr.recognition.codec import Codec
 from htr.recognition.lm import CharLM
 from htr.train.data import TRAIN_SETS
@@ -26,9 +26,9 @@ from htr.train.data import TRAIN_SETS
 
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     a = parser.add_argument
-    a("--out", default="weights/lm.json.gz", help="where to write the model (default: weights/lm.json.gz)")
+    a("--out", default=str(DEFAULT_LM), help="where to write the model (default: the shipped htr/weights/lm.json.gz)")
     a("--order", type=int, default=5, help="n-gram order in characters (default: 5)")
-    a("--rec", default="weights/rec.pt", help="recogniser weights: their charset, and the model --tune decodes with")
+    a("--rec", default=str(WEIGHTS_DIR / "rec.pt"), help="recogniser weights: their charset, and the model --tune decodes with")
     a("--synthetic", type=int, default=5000, help="lines of synthetic text added to the counts (default: 5000)")
     a("--tune", action="store_true", help="choose the LM weight and bonus on held-out train documents first")
     a("--beam", type=int, default=10, help="beam width for --tune (default: 10)")

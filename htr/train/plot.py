@@ -80,7 +80,9 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
     """Loss (log scale) and dev CER panels, stacked, written to ``png_path``."""
     s = read_log(Path(log_path))
     loss = _panel([("train loss", s.get("loss", []), (200, 80, 0))], "CTC loss (log scale) vs step", log_y=True)
-    cer = _panel([("dev CER", s.get("dev_cer", []), (0, 0, 200)),
-                  ("hooker", s.get("dev_cer_hooker", []), (0, 140, 0)),
-                  ("testaments", s.get("dev_cer_testaments", []), (160, 0, 160))], "dev CER vs step", y_min=0.0)
+    palette = [(0, 140, 0), (160, 0, 160), (0, 120, 200), (200, 120, 0), (120, 120, 120), (0, 160, 160)]
+    per_source = sorted(k for k in s if k.startswith("dev_cer_"))
+    cer = _panel([("dev CER", s.get("dev_cer", []), (0, 0, 200))] +
+                 [(k[len("dev_cer_"):], s[k], palette[i % len(palette)]) for i, k in enumerate(per_source)],
+                 "dev CER vs step", y_min=0.0)
     cv2.imwrite(str(png_path), np.concatenate([loss, cer]))

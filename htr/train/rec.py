@@ -1,4 +1,14 @@
-"""Training the line recogniser: ``python -m htr.train.rec --out runs/rec`` (resumes from OUT/last.pt).
+"""Training the line recogniser: ``htr train rec --data CORPUS... --out runs/rec`` (resumes from OUT/last.pt).
+
+Data: compiled corpora (``htr data compile``) or ground-truth folders (compiled on the fly into OUT/corpus), each
+``--data`` entry drawn in proportion to its train lines times its weight (``PATH:WEIGHT``); default: the hooker and
+testaments sets of ../shared/data. Fine-tuning a shipped model on a user's pages is one command::
+
+    htr train rec --init htr/weights/rec.pt --data my_pages/ --minutes 15 --out runs/mine
+    htr page scan.jpg --rec-weights runs/mine/weights.pt
+
+With ``--init`` the defaults are those of fine-tuning (lower learning rate, short warm-up, no synthetic lines);
+characters of the data the model lacks (seen ``--min-char-count`` times) grow its output layer.
 
 CTC loss, AdamW with linear warm-up and cosine decay, gradient clipping. Every ``--ckpt-minutes`` it writes
 OUT/last.pt (model, optimiser, scheduler, step, RNG states: a full resume); at every dev evaluation it logs
@@ -34,34 +44,51 @@ from htr.recognition.codec import DEFAULT_CHARSET, Codec
 from htr.recognition.decode import greedy_decode
 from htr.recognition.model import RecConfig, build_model, count_macs
 from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
-from htr.train.data import BatchData, LineSet, Mix, load_lines, synth_available, worker_init
+from htr.data.corpus import CorpusLines
+from htr.train.data import (BatchData, Mix, default_data, new_characters, synth_available, training_lines,
+                            worker_init)
 from htr.train.plot import plot_curves, trim_log
 
 PLAN_ARGS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps",
-             "synth_final", "seed", "augment")  # what a resumed run normally repeats
-LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer",
-              "dev_cer_hooker", "dev_cer_testaments", "dev_lines"]
+             "synth_final", "seed", "augment", "minutes", "train_layers")  # what a resumed run normally repeats
+LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer", "dev_lines"]
+# Defaults that depend on whether a run starts from scratch or fine-tunes a trained model (--init).
+# FINETUNE: measured on Peraire, 10 pages, 4 minutes (MODEL_CARD.md, "Fine-tuning"): lr 2e-3 over 1e-3 and 3e-4,
+# augmentation 0.5 over 1.0, every layer trained over the CNN frozen.
+SCRATCH = {"lr": 1.5e-3, "warmup": 500, "synth": "auto", "synth_steps": 1000, "ramp_steps": 6000, "eval_every": 500,
+           "augment": 1.0}
+FINETUNE = {"lr": 2e-3, "warmup": 50, "synth": "off", "synth_steps": 0, "ramp_steps": 0, "eval_every": 200,
+            "augment": 0.5}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     a = parser.add_argument
-    a("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, cache/ (default: runs/rec)")
+    a("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, weights.pt, corpus/ "
+      "(default: runs/rec)")
+    a("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
+      help="training data, repeatable: a compiled corpus (htr data compile), or a ground-truth folder as `htr data "
+           "compile` takes it ([NAME=]GT[:train|:dev]), compiled into OUT/corpus; WEIGHT multiplies how often its "
+           "lines are drawn relative to its size (default: ../shared/data hooker and testaments, train and dev)")
+    a("--dev-share", type=float, default=0.1, help="share of documents of unmarked GT folders held out for "
+      "evaluation (default: 0.1)")
+    a("--minutes", type=float, default=0.0, help="train for this many minutes, the learning rate decaying over "
+      "them (0: until --steps)")
     a("--steps", type=int, default=40000, help="total optimiser steps of the LR schedule (default: 40000)")
     a("--batch-size", type=int, default=16)
-    a("--lr", type=float, default=1.5e-3, help="peak learning rate (default: 1.5e-3)")
-    a("--warmup", type=int, default=500, help="linear warm-up steps (default: 500)")
+    a("--lr", type=float, help="peak learning rate (default: 1.5e-3; 2e-3 with --init)")
+    a("--warmup", type=int, help="linear warm-up steps (default: 500; 50 with --init)")
     a("--weight-decay", type=float, default=0.01)
     a("--clip", type=float, default=5.0, help="gradient-norm clipping (default: 5)")
     a("--height", type=int, default=40, help="input height in pixels (default: 40)")
     a("--channels", default="16,32,64,96", help="CNN channels per stage (default: 16,32,64,96)")
     a("--blocks", default="0,0,1,0", help="residual blocks per stage (default: 0,0,1,0)")
     a("--hidden", type=int, default=128, help="LSTM hidden size per direction (default: 128)")
-    a("--synth", choices=("auto", "on", "off"), default="auto",
-      help="synthetic lines from htr.synth: auto uses them when they render here (default: auto)")
-    a("--synth-steps", type=int, default=1000, help="synthetic-only warm start, in steps (default: 1000)")
-    a("--ramp-steps", type=int, default=6000, help="step by which real lines of every length are in (default: 6000)")
+    a("--synth", choices=("auto", "on", "off"),
+      help="synthetic lines from htr.synth: auto uses them when they render here (default: auto; off with --init)")
+    a("--synth-steps", type=int, help="synthetic-only warm start, in steps (default: 1000; 0 with --init)")
+    a("--ramp-steps", type=int, help="step by which real lines of every length are in (default: 6000; 0 with --init)")
     a("--synth-final", type=float, default=0.3, help="share of synthetic lines after the ramp (default: 0.3)")
-    a("--eval-every", type=int, default=500, help="dev evaluation interval in steps (default: 500)")
+    a("--eval-every", type=int, help="dev evaluation interval in steps (default: 500; 200 with --init)")
     a("--eval-lines", type=int, default=300, help="size of the fixed dev subset (default: 300)")
     a("--log-every", type=int, default=50)
     a("--ckpt-minutes", type=float, default=5.0, help="checkpoint interval (default: 5 minutes)")
@@ -69,26 +96,32 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--threads", type=int, default=2, help="torch threads (default: 2)")
     a("--workers", type=int, default=1, help="DataLoader workers (default: 1)")
     a("--seed", type=int, default=1)
-    a("--augment", type=float, default=1.0, help="augmentation strength: probability scale (default: 1.0)")
+    a("--augment", type=float, help="augmentation strength: probability scale (default: 1.0; 0.5 with --init)")
     a("--init", metavar="WEIGHTS", help="start a new run from a trained model (a weights file or checkpoint), "
-      "widening its LSTM to --hidden if that is larger; its charset and CNN are kept")
+      "widening its LSTM to --hidden if that is larger, and its output layer to characters of the data it lacks")
+    a("--train-layers", choices=("all", "top"), default="all",
+      help="all, or top: the CNN frozen (weights and batch-norm statistics), the LSTM and output layer trained "
+           "(default: all)")
+    a("--min-char-count", type=int, default=3, help="with --init: how often a new character must occur in the "
+      "train lines to be added (default: 3)")
     a("--export", nargs=2, metavar=("CKPT", "WEIGHTS"), help="write WEIGHTS (fp16) from a checkpoint and exit")
     return parser
 
 
-def lr_lambda(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to 5% of the peak."""
+def lr_lambda(step: int, warmup: int, total: int, progress: float | None = None) -> float:
+    """Linear warm-up, then cosine decay to 5% of the peak over the steps (or ``progress``, 0..1, when given)."""
     if step < warmup:
         return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+    if progress is None:
+        progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def dev_subset(dev: LineSet, n: int) -> list[int]:
-    """A fixed, evenly spread subset of dev lines, half from each data set where possible."""
+def dev_subset(dev: CorpusLines, n: int) -> list[int]:
+    """A fixed, evenly spread subset of dev lines, an equal share from each source where possible."""
     groups: dict[str, list[int]] = {}
-    for i, name in enumerate(dev.names):
-        groups.setdefault(name.split("/")[0], []).append(i)
+    for i in range(len(dev)):
+        groups.setdefault(dev.source(i), []).append(i)
     per = max(1, n // max(1, len(groups)))
     chosen = []
     for idx in groups.values():
@@ -98,26 +131,33 @@ def dev_subset(dev: LineSet, n: int) -> list[int]:
 
 
 @torch.no_grad()
-def evaluate(model, codec: Codec, dev: LineSet, subset: list[int], batch_size: int = 32) -> dict:
-    """Greedy-decoded CER/WER on the dev subset, overall and per data set."""
+def evaluate(model, codec: Codec, dev: CorpusLines, subset: list[int], batch_size: int = 32) -> dict:
+    """Greedy-decoded CER/WER on the dev subset, overall and per source (dev_cer_SOURCE)."""
     model.eval()
-    order = sorted(subset, key=lambda i: dev.images[i].shape[1])
+    order = sorted(subset, key=lambda i: dev.widths[i])
     scores: dict[str, object] = {}
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        x, widths = make_batch([normalize(dev.images[i]) for i in idx])
+        x, widths = make_batch([normalize(dev.image(i)) for i in idx])
         lp = model(x, widths).log_softmax(-1).numpy()
         for k, i in enumerate(idx):
             text = greedy_decode(lp[k, : int(model.frames(widths[k]))], codec, model.cfg.stride).text
             s = score_text(text, dev.texts[i])
-            for key in ("all", dev.names[i].split("/")[0]):
+            for key in ("all", dev.source(i)):
                 scores[key] = scores[key] + s if key in scores else s
-    model.train()
+    train_mode(model, model.frozen_cnn)
     out = {"dev_cer": scores["all"].cer, "dev_wer": scores["all"].wer, "dev_lines": len(subset)}
-    for name in ("hooker", "testaments"):
-        if name in scores:
+    for name in sorted(scores):
+        if name != "all":
             out[f"dev_cer_{name}"] = scores[name].cer
     return out
+
+
+def train_mode(model, frozen_cnn: bool) -> None:
+    """The model in training mode, its CNN (batch-norm statistics included) kept in eval mode when frozen."""
+    model.train()
+    if frozen_cnn:
+        model.cnn.eval()
 
 
 def _read_model(path: str) -> tuple[dict, RecConfig, str]:
@@ -187,6 +227,10 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
     resume = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+    fine_tuning = bool(resume["args"].get("init") if resume else args.init)
+    for key, value in (FINETUNE if fine_tuning else SCRATCH).items():  # unset options: the run's defaults
+        if getattr(args, key) is None:
+            setattr(args, key, resume["args"].get(key, value) if resume else value)
 
     init_state = None
     if resume:
@@ -196,20 +240,44 @@ def run(args) -> int:
         codec = Codec(charset)
         cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden))
     else:
-        real_chars = "".join(sorted(set("".join(load_lines("train", out / "cache", args.height).texts))))
-        codec = Codec(DEFAULT_CHARSET + real_chars)
-        cfg = RecConfig(num_classes=len(codec), height=args.height, hidden=args.hidden,
+        cfg = RecConfig(num_classes=0, height=args.height, hidden=args.hidden,
                         channels=tuple(int(c) for c in args.channels.split(",")),
                         blocks=tuple(int(b) for b in args.blocks.split(",")))
+    try:
+        train, dev, weights = training_lines(args.data or default_data(), out, cfg.height, args.dev_share,
+                                             max(1, args.workers))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"htr: error: {err}", file=sys.stderr)
+        return 1
+    if not resume and args.init:
+        extra = new_characters(train.texts, codec, args.min_char_count)
+        if extra:
+            codec = Codec(codec.charset + extra)
+            print(f"output layer grown by {len(extra)} characters of the data: {extra}", flush=True)
+        cfg = replace(cfg, num_classes=len(codec))
+    elif not resume:
+        codec = Codec(DEFAULT_CHARSET + "".join(sorted(set("".join(train.texts)))))
+        cfg = replace(cfg, num_classes=len(codec))
     model = build_model(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, args.warmup, args.steps))
+    model.frozen_cnn = args.train_layers == "top"
+    for p in model.cnn.parameters():
+        p.requires_grad_(not model.frozen_cnn)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                            weight_decay=args.weight_decay)
+    clock = {"elapsed": 0.0}  # seconds trained, for a schedule over --minutes
+
+    def lr_at(s: int) -> float:
+        progress = clock["elapsed"] / (60 * args.minutes) if args.minutes else None
+        return lr_lambda(s, args.warmup, args.steps, progress)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     step, best_cer, elapsed = 0, float("inf"), 0.0
     if resume:
         model.load_state_dict(resume["model"])
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, best_cer, elapsed = resume["step"], resume["best_cer"], resume["elapsed"]
+        clock["elapsed"] = elapsed
         random.setstate(resume["rng"]["python"])
         np.random.set_state(resume["rng"]["numpy"])
         torch.set_rng_state(resume["rng"]["torch"])
@@ -231,13 +299,15 @@ def run(args) -> int:
         return 1
     print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
     mix = Mix(synth_steps=args.synth_steps, ramp_steps=args.ramp_steps, synth_final=args.synth_final)
-    train = load_lines("train", out / "cache", cfg.height)
-    dev = load_lines("dev", out / "cache", cfg.height)
-    subset = dev_subset(dev, args.eval_lines)
-    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment)
+    subset = dev_subset(dev, args.eval_lines) if len(dev) else []
+    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment, weights)
+    if not data.index and not use_synth:
+        print("htr: error: no usable training lines in the data (and synthetic lines are off)", file=sys.stderr)
+        return 1
     print(f"model {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
-          f"{count_macs(model) / 1e6:.0f}M MACs per 1000-px line; {len(data.images)} real train lines, "
-          f"{len(subset)} dev lines for evaluation", flush=True)
+          f"{count_macs(model) / 1e6:.0f}M MACs per 1000-px line; {len(data.index)} real train lines "
+          f"from {', '.join(sorted(set(train.sources)))}; {len(subset)} dev lines for evaluation"
+          + ("" if subset else " (none: weights.pt will be the last step's)"), flush=True)
     stop = args.max_steps or args.steps
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(step, stop),
                                          num_workers=args.workers, worker_init_fn=worker_init,  # spawn: fork deadlocks in cv2
@@ -248,8 +318,12 @@ def run(args) -> int:
     log_path = out / "log.csv"
     trim_log(log_path, step)
     new_log = not log_path.exists()
+    fields = LOG_FIELDS + [f"dev_cer_{name}" for name in sorted({dev.source(i) for i in subset})]
+    if not new_log:
+        with open(log_path, newline="") as f:
+            fields = next(csv.reader(f))
     log_file = open(log_path, "a", newline="")
-    log = csv.DictWriter(log_file, LOG_FIELDS)
+    log = csv.DictWriter(log_file, fields, extrasaction="ignore")
     if new_log:
         log.writeheader()
 
@@ -262,7 +336,7 @@ def run(args) -> int:
     stopping = []  # SIGTERM / SIGINT: finish the step, checkpoint, exit
     handlers = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        model.train()
+        train_mode(model, model.frozen_cnn)
         t_start, t_ckpt = time.time(), time.time()
         base_elapsed = elapsed
         losses, lines, synth_lines, t_log = [], 0, 0, time.time()
@@ -281,6 +355,8 @@ def run(args) -> int:
             lines += len(batch["widths"])
             synth_lines += batch["n_synth"]
             elapsed = base_elapsed + time.time() - t_start
+            clock["elapsed"] = elapsed
+            done = step == stop or (args.minutes and elapsed >= 60 * args.minutes)
             row = None
             if step % args.log_every == 0:
                 now = time.time()
@@ -288,7 +364,7 @@ def run(args) -> int:
                        "loss": round(float(np.mean(losses)), 4), "lines_per_s": round(lines / (now - t_log), 1),
                        "synth_share": round(synth_lines / max(1, lines), 2)}
                 losses, lines, synth_lines, t_log = [], 0, 0, now
-            if step % args.eval_every == 0 or step == stop:
+            if subset and (step % args.eval_every == 0 or done):
                 scores = evaluate(model, codec, dev, subset)
                 row = {**(row or {"step": step, "time_s": round(elapsed, 1)}),
                        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}}
@@ -304,15 +380,23 @@ def run(args) -> int:
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 if "dev_cer" in row:
                     plot_curves(log_path, out / "curve.png")
-            if time.time() - t_ckpt > args.ckpt_minutes * 60 or step == stop or stopping:
+            if time.time() - t_ckpt > args.ckpt_minutes * 60 or done or stopping:
                 save_checkpoint(last, state())
                 t_ckpt = time.time()
             if stopping:
                 print(f"stopped by signal at step {step}; checkpoint in {last}", flush=True)
                 break
+            if done:
+                break
         save_checkpoint(last, state())
         log_file.close()
-        print(f"done at step {step}; best dev CER {best_cer:.4f}", flush=True)
+        best = out / "best.pt"
+        if best.exists():
+            export(str(best), str(out / "weights.pt"))
+        else:
+            save_weights(out / "weights.pt", model, codec, {"step": step, "train_seconds": round(elapsed)})
+        print(f"done at step {step}; best dev CER {best_cer:.4f}; weights: {out / 'weights.pt'} "
+              f"(htr page --rec-weights, htr eval lines --weights)", flush=True)
         return 0
     finally:
         for sig, handler in handlers.items():
