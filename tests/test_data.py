@@ -190,3 +190,18 @@ def test_detector_training_takes_corpus_pages_by_weight(gt, tmp_path):
     assert len(files) == 8 and weights == [2.0] * 4 + [1.0] * 4
     assert all(image.exists() and xml.exists() and image.stem == xml.stem for image, xml in files)
     assert not set(files) & {p for pages in val.values() for p in pages}
+
+
+def test_eval_lines_reads_a_corpus_per_source(tmp_path, capsys):
+    from tests.test_recognition_train import write_crops
+
+    a, b = write_crops(tmp_path / "a", TEXTS), write_crops(tmp_path / "b", TEXTS[:2])
+    corpus = tmp_path / "corpus"
+    assert main(["data", "compile", f"{a}:dev", f"{b}:dev", "-o", str(corpus), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "lines", str(corpus), "--beam", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {k: v["lines"] for k, v in report["folders"].items()} == {f"{corpus}/a": 4, f"{corpus}/b": 2}
+    assert report["total"]["lines"] == 6 and 0 <= report["total"]["cer"] <= 1.5
+    assert main(["eval", "lines", str(corpus), "--split", "train", "--json"]) == 0  # no train lines: no rows
+    assert json.loads(capsys.readouterr().out)["folders"] == {}

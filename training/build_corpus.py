@@ -61,7 +61,7 @@ def write_tree(git_dir: Path, commit: str, out: Path) -> tuple[int, int]:
     return written, len(missing)
 
 
-def source_git_dir(repo: str, root: Path, git_dirs: Path | None, commit: str) -> Path:
+def source_git_dir(repo: str, root: Path, git_dirs: Path | None) -> Path:
     name = repo.replace("/", "+")
     if git_dirs is not None:
         for candidate in (git_dirs / name / "repo", git_dirs / name):
@@ -97,8 +97,7 @@ def main() -> int:
         stamp = out / ".commit"
         if stamp.exists() and stamp.read_text().strip() == source["commit"]:
             continue
-        git_dir = source_git_dir(source["repo"], root, Path(args.git_dirs).expanduser() if args.git_dirs else None,
-                                 source["commit"])
+        git_dir = source_git_dir(source["repo"], root, Path(args.git_dirs).expanduser() if args.git_dirs else None)
         written, missing = write_tree(git_dir, source["commit"], out)
         stamp.write_text(source["commit"] + "\n")
         print(f"{source['repo']}@{source['commit'][:12]}: {written} files, {missing} missing", flush=True)

@@ -8,6 +8,8 @@ import time
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from htr import peers
 from htr.errors import HTRError, ResourceError
 from htr.evaluate import TextScore, score_text
@@ -78,6 +80,9 @@ def configure_eval_lines(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
     parser.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
     parser.add_argument("--limit", type=int, default=0, help="at most this many documents per folder (0: all)")
+    parser.add_argument("--split", default="dev", choices=("dev", "train"),
+                        help="for a compiled corpus (htr data compile) given as GT_DIR: the split read, a row per "
+                             "source (default: dev)")
     add_system_option(parser)
     _add_common(parser)
     return parser
@@ -110,6 +115,23 @@ def _rows(label: str, figures: dict, width: int) -> str:
     return "\n".join(out)
 
 
+def _labelled_inputs(folders: list[Path], height: int, limit: int, split: str):
+    """(row label, lists of GTLine) per folder; a compiled corpus gives a row per source of its ``split``."""
+    from htr.data.corpus import is_corpus, open_lines
+    from htr.recognition.lines import GTLine
+
+    for folder in folders:
+        if not is_corpus(folder):
+            yield str(folder), folder_documents(folder, height, limit)
+            continue
+        lines = open_lines(folder, split)
+        for source in sorted(set(lines.source(i) for i in range(len(lines)))):
+            idx = [i for i in range(len(lines)) if lines.source(i) == source]
+            chunks = [idx[k:k + 64] for k in range(0, len(idx), 64)][: limit or None]
+            yield f"{folder}/{source}", ([GTLine(np.asarray(lines.image(i)), lines.texts[i], lines.names[i])
+                                          for i in chunk] for chunk in chunks)
+
+
 def run_eval_lines(args) -> int:
     """Crop every ground-truth line, recognise the crops with each system, and print CER/WER per folder and
     in total, one row per system, with its CER as a multiple of htr's and its lines per second (time spent
@@ -120,14 +142,15 @@ def run_eval_lines(args) -> int:
     if rec is not None:
         read["htr"] = lambda crops: [r.text for r in rec.recognize(crops)]
     folders = list(map(Path, args.gt_dirs))
-    width = max(6, *(len(str(f)) for f in folders))
-    if not args.json:
-        print(f"{'folder':<{width}} {'system':<9} {'lines':>6} {'CER':>7} {'WER':>7} {'x htr':>6} {'lines/s':>8}")
-    report, parts = {}, []
     for folder in folders:
         if not folder.is_dir():
             raise HTRError(f"{folder}: no such folder")
-        docs = folder_documents(folder, rec.height if rec is not None else 40, args.limit)
+    inputs = list(_labelled_inputs(folders, rec.height if rec is not None else 40, args.limit, args.split))
+    width = max([6, *(len(label) for label, _ in inputs)])
+    if not args.json:
+        print(f"{'folder':<{width}} {'system':<9} {'lines':>6} {'CER':>7} {'WER':>7} {'x htr':>6} {'lines/s':>8}")
+    report, parts = {}, []
+    for folder, docs in inputs:
         scores, seconds, n, n_docs = {name: TextScore() for name in systems}, dict.fromkeys(systems, 0.0), 0, 0
         for lines in docs:
             n_docs += 1
@@ -140,9 +163,9 @@ def run_eval_lines(args) -> int:
                                                punctuation=args.ignore_punctuation)
             n += len(lines)
         parts.append((scores, seconds, n))
-        report[str(folder)] = {**_figures(scores, seconds, n), "documents": n_docs}
+        report[folder] = {**_figures(scores, seconds, n), "documents": n_docs}
         if not args.json:
-            print(_rows(str(folder), report[str(folder)], width), flush=True)
+            print(_rows(folder, report[folder], width), flush=True)
     total = _figures({name: sum((p[0][name] for p in parts), TextScore()) for name in systems},
                      {name: sum(p[1][name] for p in parts) for name in systems}, sum(p[2] for p in parts))
     if args.json:
