@@ -73,15 +73,16 @@ def recipe_sources(recipe: dict, root: Path, only: list[str] | None = None) -> l
     return out
 
 
-def shipped_charset() -> str | None:
-    """The characters the shipped recogniser can emit (None where its weights are absent)."""
+def shipped_recogniser() -> tuple[str | None, int]:
+    """The characters the shipped recogniser can emit (None where its weights are absent) and its crop height."""
     import torch
 
     from htr.recognition.recognizer import DEFAULT_WEIGHTS
 
     if not Path(DEFAULT_WEIGHTS).is_file():
-        return None
-    return torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)["charset"]
+        return None, 40
+    blob = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    return blob["charset"], int(blob["preprocess"]["height"])
 
 
 def format_report(corpus: Path, charset: str | None, shown: int | None = SHOWN_LEFT_OUT) -> str:
@@ -171,14 +172,8 @@ def run_compile(args) -> int:
         dev_share = recipe.get("dev_share", 0.1) if args.dev_share is None else args.dev_share
     if not 0 <= dev_share < 1:
         raise UsageError(f"--dev-share must be in [0, 1), got {dev_share}")
-    charset = shipped_charset()
-    height = args.height or 40
-    if not args.height and charset is not None:
-        import torch
-
-        from htr.recognition.recognizer import DEFAULT_WEIGHTS
-
-        height = int(torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)["preprocess"]["height"])
+    charset, shipped_height = shipped_recogniser()
+    height = args.height or shipped_height
     out = Path(args.out)
     start = time.time()
     manifest = compile_corpus(sources, out, height, dev_share, args.workers, args.quiet)
@@ -207,6 +202,6 @@ def run_stats(args) -> int:
     corpus = Path(args.corpus)
     if read_manifest(corpus) is None:
         raise HTRError(f"{corpus}: not a compiled corpus (no manifest.json)")
-    print(format_report(corpus, shipped_charset(), shown=None if args.all else SHOWN_LEFT_OUT))
+    print(format_report(corpus, shipped_recogniser()[0], shown=None if args.all else SHOWN_LEFT_OUT))
     return 0
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from htr.data import normalize
 from htr.data.corpus import MANIFEST, read_manifest
+from htr.recognition.lines import IMAGE_SUFFIXES, LISTING_ROW, image_for, listing_rows
 
 SPLITS = ("train", "dev")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
 CROP_LISTINGS = ("labels.tsv", "lines.jsonl")
 MIN_INSIDE = 0.5  # a line polygon with less of its area inside the image is "outside the image"
 MIN_PX_PER_CHAR = 0.1  # of the crop height: narrower crops are far too thin for their text (< 1 CTC frame a char)
@@ -128,7 +128,6 @@ def _compile_xml(task: Task) -> dict:
     from htr.formats import read_document
     from htr.geometry import crop_page_lines
     from htr.imageio import load_image
-    from htr.recognition.lines import image_for
 
     out = {"page": None, "lines": [], "left_out": []}
     where = str(task.path)
@@ -193,20 +192,12 @@ def _compile_crops(task: Task) -> dict:
     from htr.recognition.recognizer import fit_height
 
     out = {"page": None, "lines": [], "left_out": []}
-    rows = task.path.read_text(encoding="utf-8").splitlines()
-    for n, row in enumerate(rows, 1):
-        if not row.strip():
-            continue
+    for n, row in listing_rows(task.path):
         where = f"{task.path}:{n}"
-        try:
-            if task.path.name == "labels.tsv":
-                name, text = row.split("\t", 1)
-            else:
-                record = json.loads(row)
-                name, text = record["image"], record["text"]
-        except (ValueError, KeyError, TypeError):
-            out["left_out"].append((where, "malformed row (expected image<TAB>text, or JSON with image and text)"))
+        if row is None:
+            out["left_out"].append((where, f"malformed row (expected {LISTING_ROW})"))
             continue
+        name, text = row
         text, problem = normalize.normalize_text(text), normalize.unusable(text)
         if not text or problem:
             out["left_out"].append((where, problem or "empty text"))

@@ -117,19 +117,26 @@ def _rows(label: str, figures: dict, width: int) -> str:
 
 def _labelled_inputs(folders: list[Path], height: int, limit: int, split: str):
     """(row label, lists of GTLine) per folder; a compiled corpus gives a row per source of its ``split``."""
-    from htr.data.corpus import is_corpus, open_lines
-    from htr.recognition.lines import GTLine
+    from htr.data.corpus import is_corpus, open_lines, read_manifest
 
     for folder in folders:
         if not is_corpus(folder):
             yield str(folder), folder_documents(folder, height, limit)
             continue
-        lines = open_lines(folder, split)
-        for source in sorted(set(lines.source(i) for i in range(len(lines)))):
-            idx = [i for i in range(len(lines)) if lines.source(i) == source]
-            chunks = [idx[k:k + 64] for k in range(0, len(idx), 64)][: limit or None]
-            yield f"{folder}/{source}", ([GTLine(np.asarray(lines.image(i)), lines.texts[i], lines.names[i])
-                                          for i in chunk] for chunk in chunks)
+        for source in sorted(read_manifest(folder)["sources"]):
+            lines = open_lines(folder, split, [source])
+            if len(lines):
+                yield f"{folder}/{source}", _corpus_documents(lines, limit)
+
+
+def _corpus_documents(lines, limit: int):
+    """A compiled selection's lines as GTLine lists of 64 (at most ``limit`` lists; 0: all)."""
+    from htr.recognition.lines import GTLine
+
+    starts = range(0, len(lines), 64)[: limit or None]
+    for k in starts:
+        yield [GTLine(np.asarray(lines.image(i)), lines.texts[i], lines.names[i])
+               for i in range(k, min(k + 64, len(lines)))]
 
 
 def run_eval_lines(args) -> int:

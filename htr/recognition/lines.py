@@ -79,20 +79,31 @@ def labelled_crops(folder: Path, height: int = 40) -> list[GTLine]:
     tsv = folder / "labels.tsv"
     listing = tsv if tsv.is_file() else folder / "lines.jsonl"
     out = []
+    for n, row in listing_rows(listing):
+        if row is None:
+            raise FormatError(f"{listing}, line {n}: expected {LISTING_ROW}")
+        out.append(GTLine(fit_height(load_image(folder / row[0]), height), normalize_text(row[1]), row[0]))
+    return out
+
+
+LISTING_ROW = "'image<TAB>text' or a JSON object with image and text"
+
+
+def listing_rows(listing: Path) -> Iterator[tuple[int, tuple[str, str] | None]]:
+    """(line number, (image name, text)) for each non-blank row of a ``labels.tsv`` or ``lines.jsonl``; None in
+    place of a row that is neither."""
     for n, row in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
         if not row.strip():
             continue
         try:
-            if listing == tsv:
+            if listing.name == "labels.tsv":
                 name, text = row.split("\t", 1)
             else:
                 record = json.loads(row)
                 name, text = record["image"], record["text"]
-        except (ValueError, KeyError, TypeError) as err:
-            raise FormatError(f"{listing}, line {n}: expected 'image<TAB>text' or a JSON object with "
-                              "image and text") from err
-        out.append(GTLine(fit_height(load_image(folder / name), height), normalize_text(text), name))
-    return out
+            yield n, (str(name), str(text))
+        except (ValueError, KeyError, TypeError):
+            yield n, None
 
 
 def folder_documents(folder: Path, height: int = 40, limit: int = 0) -> Iterator[list[GTLine]]:
