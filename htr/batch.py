@@ -43,7 +43,7 @@ from htr.formats import FORMATS, write_document
 from htr.imageio import load_image
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
-from htr.recognition.command import add_decoding_options, lm_path
+from htr.recognition.command import add_decoding_options, lang_codes, lm_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -124,6 +124,7 @@ class Options:
     rec_weights: str | None = None
     beam: int = DEFAULT_BEAM
     lm: str | Path | None = DEFAULT_LM
+    lang: tuple[str, ...] | None = None
     threads: int | None = None
 
 
@@ -268,7 +269,7 @@ def init_worker(options: Options) -> None:
     _state.clear()
     try:
         reader = Reader(options.det_weights, options.rec_weights, threads=options.threads, beam=options.beam,
-                        lm=options.lm)
+                        lm=options.lm, lang=options.lang)
     except HTRError:
         raise
     except Exception as err:
@@ -466,6 +467,7 @@ def run(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     options = Options(out_dir=out_dir, formats=formats, tag=f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
                       det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args),
+                      lang=lang_codes(args),
                       threads=max(1, (os.cpu_count() or 1) // args.workers))
     quiet = args.quiet
     for failure in failures:

@@ -13,7 +13,7 @@ from htr.document import Page
 from htr.errors import HTRError
 from htr.formats import FORMATS
 from htr.peers import add_system_option
-from htr.recognition.command import add_decoding_options, lm_path
+from htr.recognition.command import add_decoding_options, lang_codes, lm_path
 
 
 def _add_model_options(p) -> None:
@@ -29,7 +29,7 @@ def _reader(args):
     from htr.pipeline import Reader
 
     return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
-                  lm=lm_path(args), orient=args.orient)
+                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args))
 
 
 def configure_page(p):

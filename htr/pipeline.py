@@ -78,7 +78,7 @@ class Reader:
 
     def __init__(self, det_weights: str | Path | None = None, rec_weights: str | Path | None = None, *,
                  threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
-                 orient: bool = True, batch_size: int = 16):
+                 orient: bool = True, batch_size: int = 16, lang: tuple[str, ...] | None = None):
         import torch
 
         from htr.detection.detector import Detector
@@ -90,7 +90,7 @@ class Reader:
         rec_path = Path(rec_weights or DEFAULT_WEIGHTS)
         if not rec_path.is_file():
             raise HTRError(f"{rec_path}: recogniser weights not found")
-        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm, batch_size=batch_size)
+        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 

@@ -177,3 +177,18 @@ def test_convert_round_trips_real_folders(tmp_path, folder, there, back):
             assert [ln.text for ln in copy.lines] == [ln.text for ln in original.lines], path
             for a, b in zip(original.lines, copy.lines):
                 np.testing.assert_array_equal(a.polygon, b.polygon)
+
+
+def test_lang_names_a_word_list_the_model_holds_or_exits_2(tmp_path):
+    from htr.paths import DEFAULT_LM
+    from htr.recognition.lm import CharLM
+
+    crop = np.full((40, 200), 235, np.uint8)
+    crop[15:25, 20:180:12] = 30
+    Image.fromarray(crop).save(tmp_path / "line.png")
+    known = sorted(CharLM.load(DEFAULT_LM).lexicons)
+    bad = htr("recognize", tmp_path / "line.png", "--lang", "xx")
+    assert bad.returncode == 2 and "--lang: no word list for xx" in bad.stderr and bad.stdout == ""
+    for lang in (["none"] + [",".join(known)] if known else ["none"]):
+        result = htr("recognize", tmp_path / "line.png", "--lang", lang, "--json")
+        assert result.returncode == 0, result.stderr

@@ -78,3 +78,55 @@ def test_synthetic_texts_are_reproducible_and_hold_names_in_capitals():
     assert len(texts) == 200 and all(0 < len(t) <= 70 and t == codec.normalize(t) for t in texts)
     capitals = [t for t in texts if t.isupper()]
     assert 5 <= len(capitals) <= 40  # about FORM_FIELD_SHARE of them
+
+
+def _frames(codec: Codec, text: str, unsure: dict[int, tuple[str, str]]) -> np.ndarray:
+    """Log-probabilities spelling ``text`` one confident frame per character (and a blank after it); at the
+    positions of ``unsure`` the first character is a little likelier than the second."""
+    label = {c: codec.charset.index(c) + 2 for c in codec.charset}
+    rows = []
+    for i, ch in enumerate(text):
+        p = np.full(len(codec), 1e-4)
+        if i in unsure:
+            a, b = unsure[i]
+            p[label[a]], p[label[b]] = 0.5, 0.4
+        else:
+            p[label[ch]] = 0.95
+        rows += [p, np.eye(len(codec))[BLANK] * 0.95 + 1e-4]
+    return np.log(np.array(rows) / np.array(rows).sum(1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("text", ["hold on", "we hold"])  # a word closed by a space, and the line's last word
+def test_word_lists_mend_a_word_the_character_model_cannot(text):
+    codec = Codec("adehlnow ")
+    at = text.index("hold") + 1
+    lp = _frames(codec, text, {at: ("a", "o")})  # 'hald' a little likelier than 'hold' to the recogniser
+    flat = CharLM.build(["x"], order=2)  # knows nothing of these letters
+    assert beam_decode(lp, codec, beam=8, lm=LanguageModel(flat, codec, 0.0, 0.0)).text == text.replace("hold", "hald")
+    lexicon = LanguageModel(flat, codec, 0.0, 0.0, frozenset({"hold", "on", "we"}), known=1.0, unknown=-0.5)
+    assert beam_decode(lp, codec, beam=8, lm=lexicon).text == text
+
+
+def test_word_lists_are_saved_and_picked_by_language(tmp_path):
+    from htr.errors import UsageError
+
+    lm = CharLM.build(TEXTS, order=3, meta={"known": 1.0})
+    lm.lexicons = {"en": ["the", "cat"], "fr": ["le", "chat"]}
+    lm.save(tmp_path / "lm.json.gz")
+    back = CharLM.load(tmp_path / "lm.json.gz")
+    assert back.lexicons == lm.lexicons
+    assert back.words(("en", "fr")) == {"the", "cat", "le", "chat"} and back.words(()) == frozenset()
+    with pytest.raises(UsageError, match="no word list for de"):
+        back.words(("de",))
+
+
+def test_lexicon_from_wordfreq_keeps_frequent_words_the_codec_can_spell():
+    pytest.importorskip("wordfreq", reason="wordfreq is not installed (pip install -e '.[test]')")
+    from htr.synth.charset import CHARSET
+    from htr.train.lm import lexicon
+
+    codec = Codec(CHARSET)
+    words = lexicon("fr", 2000, codec)
+    assert len(words) == 2000 and len(set(words)) == 2000
+    assert {"avec", "maison", "être"} <= set(words)
+    assert all(w.isalpha() and w == w.lower() and len(w) >= 2 and not codec.unknown_chars(w) for w in words)

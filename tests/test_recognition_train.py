@@ -157,3 +157,31 @@ def test_recognition_of_a_compiled_corpus_is_the_ground_truth(crops, tmp_path):
     train = lines(crops, tmp_path)
     assert train.texts == WORDS and [train.image(i).shape[0] for i in range(len(train))] == [40] * len(WORDS)
     assert open_lines(tmp_path / "run" / "corpus").texts == WORDS
+
+
+def test_one_source_of_a_corpus_is_data_of_its_own(tmp_path):
+    from htr.cli import main
+
+    a, b = write_crops(tmp_path / "a"), write_crops(tmp_path / "b", [w.upper() for w in WORDS])
+    corpus = tmp_path / "corpus"
+    assert main(["data", "compile", f"a={a}:train", f"b={b}:train", "-o", str(corpus), "--quiet"]) == 0
+    train, _, weights = training_lines([f"{corpus / 'b'}:2"], tmp_path / "run", 40)
+    assert train.texts == [w.upper() for w in WORDS] and weights == {0: 2.0}
+    assert not (tmp_path / "run" / "corpus").exists()  # read in place, not compiled again
+    both, _, _ = training_lines([str(corpus)], tmp_path / "run", 40)
+    assert sorted(both.texts) == sorted(WORDS + [w.upper() for w in WORDS])
+
+
+def test_stride_8_halves_the_frames_and_batches_fit_it(crops, tmp_path):
+    from htr.recognition.model import RecConfig, build_model
+
+    model = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=8, stride=8)).eval()
+    assert model(torch.zeros(2, 1, 40, 160), torch.tensor([160, 80])).shape[1] == 20
+    assert model.frames(torch.tensor([160, 7])).tolist() == [20, 1]
+    with pytest.raises(ValueError, match="stride"):
+        build_model(RecConfig(num_classes=7, stride=6))
+    data = BatchData(lines(crops, tmp_path), Codec("abcd "), 4, Mix(), seed=0, height=40, synth=False, stride=8)
+    for k in range(5):
+        batch = data[k]
+        frames = batch["widths"] // 8
+        assert (frames >= batch["target_lengths"]).all()

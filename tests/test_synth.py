@@ -172,3 +172,39 @@ def test_dates_are_reproducible_and_historical():
     assert first == dates(5) and first != dates(6)
     years = [int(y) for d in first for y in re.findall(r"\b(1[89]\d\d|20[0-2]\d)\b", d)]
     assert len(years) > 60 and min(years) < 1900
+
+
+def test_typewriter_wear_moves_letters_and_changes_ink_but_keeps_the_line():
+    from htr.synth.lines import typewriter
+
+    alpha = np.zeros((40, 300), np.uint8)
+    cv2 = pytest.importorskip("cv2")
+    cv2.putText(alpha, "Ref. No. 2231", (5, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    worn = [typewriter(np.random.default_rng(seed), alpha, 28) for seed in range(12)]
+    assert all(w.shape == alpha.shape and w.dtype == np.uint8 for w in worn)
+    changed = [np.abs(w.astype(int) - alpha).mean() for w in worn]
+    assert sum(c > 1 for c in changed) >= 9  # most draws visibly wear the line
+    ink = alpha.sum()
+    assert all(0.2 * ink < w.sum() < 3.0 * ink for w in worn)  # faded or spread, never erased or a blot
+    rows = lambda a: np.flatnonzero(a.sum(1))  # noqa: E731
+    assert any(rows(w)[0] != rows(alpha)[0] or rows(w)[-1] != rows(alpha)[-1] for w in worn)  # letters moved
+
+
+def test_typed_faces_are_drawn_for_print(fonts_subset):
+    from htr.synth.lines import TYPEWRITER_FACES, TYPED_P, pick_font
+
+    rng = np.random.default_rng(0)
+    typed = np.mean([pick_font(rng, "print", fonts_subset).family in TYPEWRITER_FACES for _ in range(400)])
+    assert typed >= TYPED_P  # at least TYPED_P, plus their share of the rest
+
+
+def test_form_field_lines_put_a_printed_label_before_a_handwritten_entry(fonts_subset, monkeypatch):
+    import htr.synth.lines as lines
+    from htr.train.data import FIELD_LABELS, form_field_line
+
+    monkeypatch.setattr(lines, "require_fonts", lambda kind=None: fonts_subset)
+    for seed in range(6):
+        img, text = form_field_line(np.random.default_rng(seed), 40)
+        assert img.shape[0] == 40 and img.dtype == np.uint8 and img.shape[1] > 60
+        label = next(lab for lab in sorted(FIELD_LABELS, key=len, reverse=True) if text.startswith(lab + " "))
+        assert len(text) > len(label) + 1

@@ -11,27 +11,38 @@ from pathlib import Path
 import numpy as np
 
 from htr import peers
-from htr.errors import HTRError, ResourceError
+from htr.errors import HTRError, ResourceError, UsageError
 from htr.evaluate import TextScore, score_text
 from htr.imageio import load_image
 from htr.paths import DEFAULT_LM
-from htr.recognition.decode import DEFAULT_BEAM
+from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
 from htr.peers import add_system_option, chosen_systems
 from htr.recognition.lines import folder_documents
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
-    """--beam and --lm, shared by every command that recognises text."""
+    """--beam, --lm and --lang, shared by every command that recognises text."""
     parser.add_argument("--beam", type=int, default=DEFAULT_BEAM,
                         help=f"CTC beam width; 0 for greedy decoding, no language model (default: {DEFAULT_BEAM})")
     parser.add_argument("--lm", default=str(DEFAULT_LM),
                         help="character language model for the beam search, from `htr train lm`; 'none' for none "
                              "(default: the shipped htr/weights/lm.json.gz)")
+    parser.add_argument("--lang", help="languages whose word lists the beam search favours: comma-separated codes "
+                                       "of those the language model holds (the shipped one: en fr de es it nl pt cs), "
+                                       f"or 'none' (default: {','.join(DEFAULT_LANGS)}, those of them it holds)")
 
 
 def lm_path(args) -> Path | None:
     """The --lm option as Recognizer takes it: None for 'none', the shipped model for the default."""
     return None if args.lm.lower() == "none" else Path(args.lm)
+
+
+def lang_codes(args) -> tuple[str, ...] | None:
+    """The --lang option as Recognizer takes it: a tuple of codes, () for 'none', None when not given."""
+    value = (getattr(args, "lang", None) or "").strip().lower()
+    if not value:
+        return None
+    return () if value == "none" else tuple(c.strip() for c in value.split(",") if c.strip())
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +59,9 @@ def _recognizer(args):
     if not path.is_file():
         raise ResourceError(f"{path}: recogniser weights not found")
     try:
-        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size)
+        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args))
+    except UsageError:
+        raise
     except Exception as err:
         raise ResourceError(f"{path}: cannot load recogniser weights ({type(err).__name__}: {err})") from err
 

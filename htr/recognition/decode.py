@@ -18,6 +18,7 @@ from htr.recognition.codec import BLANK, Codec
 from htr.recognition.lm import CharLM
 
 DEFAULT_BEAM = 10  # beam width of the CLI and Reader (0 or 1: greedy)
+DEFAULT_LANGS = ("en", "fr")  # word lists the beam search favours unless --lang says otherwise
 
 
 @dataclass
@@ -54,18 +55,30 @@ class LineRecognition:
 CACHE_LIMIT = 200_000  # language-model scores kept between lines (~50 MB at most)
 
 
+WORD_ENDS = " ,.;:!?)]»\"-"  # characters that close a word the lexicon is asked about
+
+
 @dataclass
 class LanguageModel:
     """A character language model as the beam search uses it: ``score(prefix, label)`` is ``weight`` times
-    the log probability of the label's character after the prefix's text, plus ``bonus`` per character."""
+    the log probability of the label's character after the prefix's text, plus ``bonus`` per character.
+    With ``words`` (lower-case), a word of two or more letters closed by the label (a space, punctuation) or
+    by the end of the line (``final``) also scores ``known`` when it is in the list, ``unknown`` when not."""
 
     lm: CharLM
     codec: Codec
     weight: float = 0.5
     bonus: float = 1.0
+    words: frozenset[str] = frozenset()
+    known: float = 0.0
+    unknown: float = 0.0
 
     def __post_init__(self):
         self._cache: dict[tuple[tuple[int, ...], int], float] = {}
+        self._word_cache: dict[tuple[int, ...], float] = {}
+        chars = [self.codec.char(i) for i in range(len(self.codec))]
+        self._letters = frozenset(i for i, c in enumerate(chars) if c.isalpha())
+        self._ends = frozenset(i for i, c in enumerate(chars) if c in WORD_ENDS) if self.words else frozenset()
 
     def score(self, prefix: tuple[int, ...], label: int) -> float:
         key = (prefix[max(0, len(prefix) - self.lm.order + 1):], label)  # the context the model looks at
@@ -75,6 +88,28 @@ class LanguageModel:
                 self._cache.clear()
             context = "".join(self.codec.char(i) for i in key[0])
             score = self._cache[key] = self.weight * self.lm.logprob(context, self.codec.char(label)) + self.bonus
+        if label in self._ends:
+            score += self.word_score(prefix)
+        return score
+
+    def final(self, prefix: tuple[int, ...]) -> float:
+        """The score of the word a line ends on (added when the beam search picks its answer)."""
+        return self.word_score(prefix) if self.words else 0.0
+
+    def word_score(self, prefix: tuple[int, ...]) -> float:
+        """``known`` or ``unknown`` for the run of letters the prefix ends with (0 for fewer than two)."""
+        start = len(prefix)
+        while start and prefix[start - 1] in self._letters:
+            start -= 1
+        if len(prefix) - start < 2:
+            return 0.0
+        word = prefix[start:]
+        score = self._word_cache.get(word)
+        if score is None:
+            if len(self._word_cache) >= CACHE_LIMIT:
+                self._word_cache.clear()
+            text = "".join(self.codec.char(i) for i in word).lower()
+            score = self._word_cache[word] = self.known if text in self.words else self.unknown
         return score
 
 
@@ -184,7 +219,7 @@ def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-2
                     add(prefix + (c,), -math.inf, total + lp[c])
         ranked = sorted(nxt.items(), key=rank, reverse=True)[:beam]
         beams = {k: (v[0], v[1]) for k, v in ranked}
-    best, (pb, pnb) = max(beams.items(), key=rank)
+    best, (pb, pnb) = max(beams.items(), key=lambda item: rank(item) + (lm.final(item[0]) if lm else 0.0))
     return best, _logsumexp(pb, pnb)
 
 

@@ -1,8 +1,10 @@
-"""A character n-gram language model for CTC beam search (interpolated Witten-Bell smoothing).
+"""A character n-gram language model for CTC beam search (interpolated Witten-Bell smoothing), and word lists.
 
 Built from transcriptions by ``htr train lm`` and shipped as ``htr/weights/lm.json.gz``: counts of each
 character after each context of up to ``order - 1`` characters, lines starting with a line-start mark.
 ``logprob(context, char)`` is what the beam search adds (times a weight) when a prefix grows by a character.
+The file may also hold a word list per language (``lexicons``: lower-case words), which the beam search
+rewards a word for being in (``--lang``).
 """
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from htr.errors import UsageError
+
 START = "\x02"  # line start: the context of a line's first characters
 
 
 class CharLM:
-    def __init__(self, order: int, counts: dict[str, dict[str, int]], meta: dict | None = None):
+    def __init__(self, order: int, counts: dict[str, dict[str, int]], meta: dict | None = None,
+                 lexicons: dict[str, list[str]] | None = None):
         self.order = order
+        self.lexicons = dict(lexicons or {})  # language code -> lower-case words
         self.counts = counts  # context -> {next char: count}; "" is the unigram context
         self.meta = dict(meta or {})
         self.totals = {ctx: sum(nxt.values()) for ctx, nxt in counts.items()}
@@ -53,15 +59,25 @@ class CharLM:
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
         with gzip.open(tmp, "wt", encoding="utf-8") as f:
-            json.dump({"order": self.order, "meta": self.meta, "counts": self.counts}, f, ensure_ascii=False,
-                      separators=(",", ":"))
+            json.dump({"order": self.order, "meta": self.meta, "counts": self.counts,
+                       "lexicons": {lang: "\n".join(words) for lang, words in self.lexicons.items()}},
+                      f, ensure_ascii=False, separators=(",", ":"))
         tmp.replace(path)
 
     @classmethod
     def load(cls, path) -> "CharLM":
         with gzip.open(path, "rt", encoding="utf-8") as f:
             blob = json.load(f)
-        return cls(blob["order"], blob["counts"], blob.get("meta"))
+        lexicons = {lang: words.split("\n") for lang, words in blob.get("lexicons", {}).items()}
+        return cls(blob["order"], blob["counts"], blob.get("meta"), lexicons)
+
+    def words(self, langs) -> frozenset[str]:
+        """The union of the word lists of ``langs`` (unknown codes raise UsageError)."""
+        unknown = [lang for lang in langs if lang not in self.lexicons]
+        if unknown:
+            have = ", ".join(sorted(self.lexicons)) or "none"
+            raise UsageError(f"--lang: no word list for {', '.join(unknown)} in the language model (it has: {have})")
+        return frozenset(w for lang in langs for w in self.lexicons[lang])
 
     def perplexity(self, texts) -> float:
         """Per-character perplexity of ``texts`` (each scored from a line start)."""

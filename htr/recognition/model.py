@@ -22,7 +22,7 @@ class RecConfig:
     hidden: int = 128  # LSTM hidden size per direction
     layers: int = 2  # BiLSTM layers
     dropout: float = 0.2
-    stride: int = 4  # crop pixels per output frame (fixed by the two 2x2 poolings)
+    stride: int = 4  # crop pixels per output frame: 4 (stage 2 pools (2, 1)) or 8 (stage 2 pools 2x2)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -56,7 +56,7 @@ class CRNN(nn.Module):
     def __init__(self, cfg: RecConfig):
         super().__init__()
         self.cfg = cfg
-        pools = [(2, 2), (2, 2), (2, 1), None]  # H/8 rows, W/4 frames
+        pools = [(2, 2), (2, 2), (2, cfg.stride // 4), None]  # H/8 rows, W/stride frames
         layers, cin = [], 1
         for cout, nblocks, pool in zip(cfg.channels, cfg.blocks, pools):
             layers += [_conv(cin, cout)] + [ResBlock(cout) for _ in range(nblocks)]
@@ -97,6 +97,8 @@ def build_model(cfg: RecConfig) -> CRNN:
         raise ValueError("RecConfig.num_classes must be set (the codec's size)")
     if cfg.height % 8:
         raise ValueError(f"height must be a multiple of 8, got {cfg.height}")
+    if cfg.stride not in (4, 8):
+        raise ValueError(f"stride must be 4 or 8, got {cfg.stride}")
     if len(cfg.channels) != 4 or len(cfg.blocks) != 4:
         raise ValueError("channels and blocks have one entry per stage (4)")
     return CRNN(cfg).to(memory_format=torch.channels_last)

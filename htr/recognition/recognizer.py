@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from htr.recognition.codec import Codec
-from htr.recognition.decode import DEFAULT_BEAM, LanguageModel, LineRecognition, decode
+from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode
 from htr.recognition.lm import CharLM
 from htr.paths import DEFAULT_LM, WEIGHTS_DIR
 from htr.recognition.model import CRNN, RecConfig, build_model
@@ -97,9 +97,10 @@ class Recognizer:
     """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
 
     def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
-                 batch_size: int = 16, max_pixels: int = 400_000):
+                 batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None):
         """``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
-        ``htr train lm``; the default is used when present, None for none)."""
+        ``htr train lm``; the default is used when present, None for none) and the word lists of ``lang``
+        (language codes; None: DEFAULT_LANGS, those of them the model has; () for none)."""
         self.model, self.codec, self.info = load_weights(weights)
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
@@ -107,7 +108,10 @@ class Recognizer:
         self.lm = None
         if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
             char_lm = CharLM.load(lm)
-            self.lm = LanguageModel(char_lm, self.codec, char_lm.meta.get("weight", 0.5), char_lm.meta.get("bonus", 1.0))
+            langs = tuple(x for x in DEFAULT_LANGS if x in char_lm.lexicons) if lang is None else tuple(lang)
+            meta = char_lm.meta
+            self.lm = LanguageModel(char_lm, self.codec, meta.get("weight", 0.5), meta.get("bonus", 1.0),
+                                    char_lm.words(langs), meta.get("known", 0.0), meta.get("unknown", 0.0))
 
     @torch.inference_mode()
     def logprobs(self, crops: list[np.ndarray]) -> list[np.ndarray]:

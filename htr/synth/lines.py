@@ -13,6 +13,10 @@ from htr.synth.fonts import FontInfo, require_fonts, size_for
 from htr.synth.ink import InkLine, Style, render_ink
 
 HANDWRITING_P = 0.75
+TYPEWRITER_FACES = {"Special Elite", "Courier Prime", "Cutive Mono", "Cutive", "PT Mono", "Anonymous Pro",
+                    "Cousine", "IBM Plex Mono", "Overpass Mono", "Space Mono", "DejaVu Mono", "Fira Mono"}
+TYPEWRITER_P = 0.7  # of print lines in a typewriter face: wear applied
+TYPED_P = 0.4  # of print lines: a typewriter face
 INKS = {  # RGB ink colours: blue-black, black, iron-gall brown, blue, faded blue, pencil grey, red
     "handwriting": [(25, 30, 60), (20, 20, 20), (70, 45, 25), (20, 40, 140), (60, 80, 150), (90, 90, 95),
                     (150, 25, 25)],
@@ -49,8 +53,11 @@ def pick_kind(rng) -> str:
 
 
 def pick_font(rng, kind: str, fonts=None) -> FontInfo:
+    """A font of ``kind``; print is a typewriter face TYPED_P of the time (typed documents are common)."""
     fonts = fonts or require_fonts(kind)
     pool = [f for f in fonts if f.kind == kind] or list(fonts)
+    if kind == "print" and rng.random() < TYPED_P:
+        pool = [f for f in pool if f.family in TYPEWRITER_FACES] or pool
     return pool[int(rng.integers(len(pool)))]
 
 
@@ -159,6 +166,40 @@ def colourize(rng, alpha: np.ndarray, kind: str) -> np.ndarray:
     return img
 
 
+
+
+def typewriter(rng, alpha: np.ndarray, size: int) -> np.ndarray:
+    """Typewriter wear on a line's ink (0-255 alpha): letters struck at uneven heights, ink spread by the
+    ribbon or a faded, grainy ribbon."""
+    h, w = alpha.shape
+    out = alpha
+    if rng.random() < 0.7:  # each letter cell a pixel or two off the line
+        cell = max(3, int(round(size * rng.uniform(0.5, 0.65))))
+        spread = max(0.5, size * rng.uniform(0.015, 0.05))
+        out = np.zeros_like(alpha)
+        for x0 in range(0, w, cell):
+            dy = int(np.clip(round(rng.normal(0, spread)), -3, 3))
+            col = alpha[:, x0:x0 + cell]
+            if dy > 0:
+                out[dy:, x0:x0 + cell] = col[:h - dy]
+            elif dy < 0:
+                out[:h + dy, x0:x0 + cell] = col[-dy:]
+            else:
+                out[:, x0:x0 + cell] = col
+    r = rng.random()
+    if r < 0.35:  # ink spread: a heavy ribbon fills the letters out
+        sigma = rng.uniform(0.4, 0.5 + size / 40)
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+        out = cv2.convertScaleAbs(out, alpha=rng.uniform(1.4, 2.2))
+    elif r < 0.75:  # faded ribbon: patchy, grainy strokes
+        field = rng.uniform(0.35, 1.0, (2, max(2, w // max(4, size)))).astype(np.float32)
+        grain = (rng.random((h, w)) > rng.uniform(0.05, 0.3)).astype(np.float32)
+        grain = cv2.GaussianBlur(grain, (0, 0), 0.6)
+        fade = cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR) * grain
+        out = cv2.multiply(out.astype(np.float32), fade).astype(np.uint8)
+    return out
+
+
 def clip_polygon(poly: np.ndarray, w: int, h: int) -> np.ndarray:
     """The polygon clipped to the image rectangle."""
     if poly[:, 0].min() >= 0 and poly[:, 1].min() >= 0 and poly[:, 0].max() <= w and poly[:, 1].max() <= h:
@@ -188,6 +229,8 @@ def render_line(rng_or_seed, text: str | None = None, kind: str | None = None, f
         style = replace(style, tracking=float(tracking * size))
     line = render_ink(rng, line_text, style, margin=int(rng.integers(2, 6)))
     decorate(rng, line)
+    if kind == "print" and font.family in TYPEWRITER_FACES and rng.random() < TYPEWRITER_P:
+        line.alpha = typewriter(rng, line.alpha, size)
     if rng.random() < 0.1:
         neighbours(rng, line, font, max_chars)
     image = colourize(rng, line.alpha, kind)

@@ -49,17 +49,30 @@ def parse_data(spec: str) -> tuple[str, float]:
 
 def resolve_data(specs: list[str], run_dir: Path, height: int, dev_share: float = 0.1,
                  workers: int = 1) -> list[tuple[Path, list[str] | None, float]]:
-    """(corpus folder, its sources to use or None for all, weight) per --data entry: a compiled corpus, or a
-    ground-truth folder (``[NAME=]GT[:train|:dev]``, as ``htr data compile`` takes it) compiled into RUN/corpus."""
+    """(corpus folder, its sources to use or None for all, weight) per --data entry: a compiled corpus, one
+    source of it (CORPUS/SOURCE), or a ground-truth folder (``[NAME=]GT[:train|:dev]``, as ``htr data compile`` takes it) compiled into RUN/corpus."""
     from htr.data.command import gt_sources, parse_gt
     from htr.data.compile import compile_corpus
 
     entries = [parse_data(s) for s in specs]
-    gt_specs = [path for path, _ in entries if not is_corpus(path)]
+    gt_specs = [path for path, _ in entries if not is_corpus(path) and not is_corpus_source(path)]
     if gt_specs:
         compile_corpus(gt_sources(gt_specs), run_dir / "corpus", height, dev_share, workers)
-    return [(Path(path), None, weight) if is_corpus(path) else (run_dir / "corpus", [parse_gt(path)[0]], weight)
-            for path, weight in entries]
+    out = []
+    for path, weight in entries:
+        if is_corpus(path):
+            out.append((Path(path), None, weight))
+        elif is_corpus_source(path):
+            out.append((Path(path).parent, [Path(path).name], weight))
+        else:
+            out.append((run_dir / "corpus", [parse_gt(path)[0]], weight))
+    return out
+
+
+def is_corpus_source(path: str | Path) -> bool:
+    """Whether ``path`` is CORPUS/SOURCE: one source of a compiled corpus."""
+    path = Path(path)
+    return is_corpus(path.parent) and (path / "lines.jsonl").is_file()
 
 
 def training_lines(specs: list[str], run_dir: Path, height: int, dev_share: float = 0.1,
@@ -143,18 +156,51 @@ def synth_text(rng: np.random.Generator, max_chars: int, real: bool = True) -> t
     return corpus.line_text(rng, n, real=real), None
 
 
-def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[np.ndarray, str]:
-    """A synthetic line (grey crop at ``height``, text) of at most ``max_chars`` characters, with random
-    paper above and below like a real line polygon leaves."""
-    from htr.synth.lines import render_line
+FIELD_LABELS = ("Name:", "Surname", "First names:", "Date:", "Date of birth", "Born", "Address:", "Occupation:",
+                "Signature", "Nom :", "Prénoms", "Né le", "Adresse :", "Profession", "Date :", "Name, Vorname:",
+                "Geburtsdatum", "Wohnort:", "Beruf", "No.", "Ref.", "Amount £", "Total")
+FIELD_SHARE = 0.05  # of synthetic lines: a printed form label with a handwritten entry beside it
 
-    text, tracking = synth_text(rng, max_chars)
-    sample = render_line(rng, text=text, tracking=tracking)
-    grey = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
+
+def _padded(rng, grey: np.ndarray) -> np.ndarray:
+    """Random paper above and below, as a real line polygon leaves."""
     h = grey.shape[0]
     top, bottom = (int(rng.uniform(0, 0.45) * h) for _ in range(2))
-    grey = cv2.copyMakeBorder(grey, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=paper_of(grey))
-    return fit_height(grey, height), sample.text
+    return cv2.copyMakeBorder(grey, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=paper_of(grey))
+
+
+def form_field_line(rng: np.random.Generator, height: int) -> tuple[np.ndarray, str]:
+    """A printed label and, beside it, a handwritten entry (a name in capitals, a date, a place)."""
+    from htr.synth import text as corpus
+    from htr.synth.lines import render_line
+
+    lang = corpus.pick_lang(rng)
+    label = FIELD_LABELS[int(rng.integers(len(FIELD_LABELS)))]
+    entry = [corpus.name(rng, lang).upper(), corpus.date(rng, lang), corpus.address(rng, lang).split(",")[0]][
+        int(rng.choice(3, p=[0.6, 0.25, 0.15]))]
+    printed = render_line(rng, text=label, kind="print")
+    written = render_line(rng, text=entry, kind="handwriting")
+    value = fit_height(_padded(rng, cv2.cvtColor(written.image, cv2.COLOR_RGB2GRAY)), height)
+    small = int(height * rng.uniform(0.55, 0.85))
+    label_img = fit_height(cv2.cvtColor(printed.image, cv2.COLOR_RGB2GRAY), small)
+    paper = paper_of(value)
+    label_img = np.clip(label_img.astype(np.float32) * (paper / max(1, paper_of(label_img))), 0, 255).astype(np.uint8)
+    top = int(rng.integers(0, height - small + 1))
+    label_img = cv2.copyMakeBorder(label_img, top, height - small - top, 0, int(rng.uniform(0.2, 1.5) * height),
+                                   cv2.BORDER_CONSTANT, value=paper)
+    return np.hstack([label_img, value]), f"{printed.text} {written.text}"
+
+
+def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[np.ndarray, str]:
+    """A synthetic line (grey crop at ``height``, text) of at most ``max_chars`` characters, with random
+    paper above and below like a real line polygon leaves; FIELD_SHARE of them form fields."""
+    from htr.synth.lines import render_line
+
+    if max_chars >= 20 and rng.random() < FIELD_SHARE:
+        return form_field_line(rng, height)
+    text, tracking = synth_text(rng, max_chars)
+    sample = render_line(rng, text=text, tracking=tracking)
+    return fit_height(_padded(rng, cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)), height), sample.text
 
 
 class BatchData(torch.utils.data.Dataset):
@@ -164,15 +210,17 @@ class BatchData(torch.utils.data.Dataset):
     eligible lines times its weight, and are of similar widths."""
 
     def __init__(self, real: CorpusLines, codec: Codec, batch_size: int, mix: Mix, seed: int, height: int,
-                 synth: bool, augment_strength: float = 1.0, weights: dict[int, float] | None = None):
+                 synth: bool, augment_strength: float = 1.0, weights: dict[int, float] | None = None,
+                 stride: int = 4):
         self.real, self.codec, self.batch_size, self.mix, self.seed = real, codec, batch_size, mix, seed
+        self.stride = stride
         self.height, self.synth, self.strength = height, synth, augment_strength
         self.index, self.labels, widths, groups = [], [], [], []
         for i, (text, width) in enumerate(zip(real.texts, real.widths)):
             labels = codec.encode(text)
             if width > MAX_PX_PER_CHAR * max(1, len(labels)):
                 continue
-            if ctc_fits(labels, int(min(width, MAX_WIDTH) * 0.8)):
+            if ctc_fits(labels, int(min(width, MAX_WIDTH) * 0.8), stride):
                 self.index.append(i)
                 self.labels.append(labels)
                 widths.append(width)
@@ -217,13 +265,13 @@ class BatchData(torch.utils.data.Dataset):
             labels = self.codec.encode(text)
             if img.shape[1] > MAX_WIDTH:
                 img = cv2.resize(img, (MAX_WIDTH, self.height), interpolation=cv2.INTER_AREA)
-            if ctc_fits(labels, int(img.shape[1] * 0.8)):
+            if ctc_fits(labels, int(img.shape[1] * 0.8), self.stride):
                 items.append((img, labels))
         images, targets = [], []
         augmented = [augment(rng, img, self.strength) for img, _ in items]
         limit = int(1.5 * np.median([im.shape[1] for im in augmented])) + 16  # keep the padding small
         for img, (_, labels) in zip(augmented, items):
-            need = 4 * (len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))) + 8
+            need = self.stride * (len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))) + 8
             if img.shape[1] > limit:
                 img = cv2.resize(img, (max(limit, need), self.height), interpolation=cv2.INTER_AREA)
             elif img.shape[1] < need:

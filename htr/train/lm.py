@@ -1,12 +1,17 @@
-"""Building the character language model: ``htr train lm`` (writes htr/weights/lm.json.gz).
+"""Building the language model: ``htr train lm`` (writes htr/weights/lm.json.gz).
 
-Counts character n-grams of the train transcriptions of ../shared/data/{hooker,testaments}/train (never the
-dev splits), and of ``--synthetic`` lines of the recogniser's synthetic text (names in capitals, dates,
-addresses, numbers, other languages) so that the model does not penalise what letters and wills rarely hold.
-``--tune`` first picks the beam search's LM weight and per-character bonus: the model is built without a tenth
-of the train documents, those documents' lines are recognised once with ``--rec``, and every (weight, bonus)
-pair of the grid is scored by CER on them; the chosen pair is stored with the model, which is then rebuilt
-from all train documents.
+Counts character n-grams of training transcriptions (never dev splits): the train lines of a compiled corpus
+(``--corpus``), or by default of ../shared/data/{hooker,testaments}/train; and of ``--synthetic`` lines of the
+recogniser's synthetic text (names in capitals, dates, addresses, numbers, other languages) so that the model does
+not penalise what letters and wills rarely hold. ``--lexicons`` adds a word list per language from the ``wordfreq``
+package (its ``--lexicon-size`` most frequent words of letters only, lower case), which the beam search rewards a
+word for being in (``--lang`` picks the lists at decoding time).
+
+``--tune`` first picks the beam search's weights: the character model is built without a tenth of the train
+documents (of ``--tune-sources`` with --corpus), those documents' lines are recognised once with ``--rec``, and the
+grid is scored by CER on them: (LM weight, per-character bonus) first, then (bonus for a known word, for an
+unknown one) at the best pair. The chosen values are stored with the model, which is then rebuilt from all train
+documents.
 """
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ import argparse
 import itertools
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
+from htr.errors import ResourceError, UsageError
 from htr.evaluate import score_text
 from htr.formats import read_document
 from htr.paths import DEFAULT_LM, WEIGHTS_DIR, shared_dir
@@ -29,11 +37,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--out", default=str(DEFAULT_LM), help="where to write the model (default: the shipped htr/weights/lm.json.gz)")
     a("--order", type=int, default=5, help="n-gram order in characters (default: 5)")
     a("--rec", default=str(WEIGHTS_DIR / "rec.pt"), help="recogniser weights: their charset, and the model --tune decodes with")
+    a("--corpus", help="a compiled corpus (htr data compile) whose train lines are counted (default: the train "
+      "splits of ../shared/data hooker and testaments)")
     a("--synthetic", type=int, default=5000, help="lines of synthetic text added to the counts (default: 5000)")
-    a("--tune", action="store_true", help="choose the LM weight and bonus on held-out train documents first")
+    a("--lexicons", default="", help="languages whose word lists (from the wordfreq package) go into the model, "
+      "comma-separated codes, e.g. en,fr,de (default: none)")
+    a("--lexicon-size", type=int, default=50000, help="most frequent words kept per language (default: 50000)")
+    a("--tune", action="store_true", help="choose the decoding weights on held-out train documents first")
+    a("--tune-sources", default="hooker,testaments", help="with --corpus: the sources whose held-out documents "
+      "--tune scores on (default: hooker,testaments)")
     a("--beam", type=int, default=10, help="beam width for --tune (default: 10)")
     a("--lm-weights", default="0.3,0.4,0.5", help="LM weights tried by --tune")
     a("--bonuses", default="1,1.5,2", help="per-character bonuses tried by --tune")
+    a("--known", default="0,1,2,3", help="bonuses for a word in the word lists tried by --tune")
+    a("--unknown", default="0,-1", help="bonuses for a word not in them tried by --tune")
+    a("--lang", default="en,fr", help="the word lists --tune decodes with (default: en,fr)")
     a("--weight", type=float, default=0.5, help="LM weight stored without --tune (default: 0.5)")
     a("--bonus", type=float, default=1.0, help="per-character bonus stored without --tune (default: 1.0)")
     return parser
@@ -53,6 +71,35 @@ def document_texts(xml: Path, codec: Codec) -> list[str]:
     return [t for t in (codec.normalize(line.text) for line in read_document(xml).lines) if t]
 
 
+def documents(args, codec: Codec, height: int) -> tuple[dict[str, list[str]], list[str], Callable]:
+    """(train transcriptions by document, the documents --tune holds out, a function giving (crops, texts) of
+    the lines of some documents, crops ``height`` high)."""
+    if not args.corpus:
+        docs = train_documents()
+        texts = {str(d): document_texts(d, codec) for d in docs}  # each document parsed once
+
+        def shared_lines(keys):
+            from htr.recognition.lines import document_lines
+
+            lines = [line for k in keys for line in document_lines(Path(k), height)]
+            return [line.image for line in lines], [line.text for line in lines]
+        return texts, [str(d) for d in docs[::10]], shared_lines
+    from htr.data.corpus import open_lines
+
+    lines = open_lines(args.corpus, "train")
+    by_doc: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(lines.names):
+        by_doc[name.split(":")[0]].append(i)  # "<source>/<doc>"
+    texts = {d: [t for t in (codec.normalize(lines.texts[i]) for i in idx) if t] for d, idx in by_doc.items()}
+    sources = set(args.tune_sources.split(","))
+    held_out = sorted(d for d in by_doc if d.split("/")[0] in sources)[::10]
+
+    def corpus_lines(keys):
+        idx = [i for k in keys for i in by_doc[k]]
+        return [lines.image(i) for i in idx], [lines.texts[i] for i in idx]
+    return texts, held_out, corpus_lines
+
+
 def synthetic_texts(n: int, codec: Codec, seed: int = 0) -> list[str]:
     """``n`` lines of the text the recogniser's synthetic training lines are drawn from, less the real
     transcriptions mixed into it (counted on their own, and --tune holds some of them out)."""
@@ -64,20 +111,32 @@ def synthetic_texts(n: int, codec: Codec, seed: int = 0) -> list[str]:
     return [t for t in (codec.normalize(synth_text(rng, 70, real=False)[0]) for _ in range(n)) if t]
 
 
-def tune(held_out: list[Path], lm: CharLM, args) -> tuple[float, float]:
-    """The (weight, bonus) of the grid with the lowest CER on the held-out documents' lines."""
+def lexicon(lang: str, size: int, codec: Codec) -> list[str]:
+    """The ``size`` most frequent words of ``lang`` in wordfreq made of letters the codec has (two or more)."""
+    try:
+        import wordfreq
+    except ImportError as err:
+        raise ResourceError("--lexicons needs the wordfreq package: pip install wordfreq") from err
+    if lang not in wordfreq.available_languages():
+        raise UsageError(f"--lexicons: wordfreq has no word list for {lang!r}")
+    words = []
+    for word in wordfreq.top_n_list(lang, 3 * size):
+        if len(word) >= 2 and word.isalpha() and not codec.unknown_chars(word):
+            words.append(word)
+            if len(words) == size:
+                break
+    return words
+
+
+def tune(crops: list, texts: list[str], lm: CharLM, args) -> dict[str, float]:
+    """The decoding weights of the grid with the lowest CER on the held-out lines: (weight, bonus) first, then
+    (known, unknown) at the best pair when the model has word lists."""
     from htr.recognition.decode import LanguageModel, decode
-    from htr.recognition.lines import document_lines
     from htr.recognition.recognizer import Recognizer
 
-    recognizer = Recognizer(args.rec)
-    crops, texts = [], []
-    for xml in held_out:
-        for line in document_lines(xml, recognizer.height):
-            crops.append(line.image)
-            texts.append(line.text)
+    recognizer = Recognizer(args.rec, lm=None)
     logprobs = recognizer.logprobs(crops)
-    print(f"tuning on {len(crops)} lines of {len(held_out)} held-out train documents", flush=True)
+    print(f"tuning on {len(crops)} held-out lines", flush=True)
 
     def cer(model) -> float:
         total = None
@@ -86,44 +145,64 @@ def tune(held_out: list[Path], lm: CharLM, args) -> tuple[float, float]:
             total = s if total is None else total + s
         return total.cer
 
+    def grid(*values: str):
+        return itertools.product(*(map(float, v.split(",")) for v in values))
+
     print(f"  beam {args.beam} without LM: CER {cer(None):.4f}", flush=True)
     best = (float("inf"), args.weight, args.bonus)
-    for weight, bonus in itertools.product(*(map(float, v.split(",")) for v in (args.lm_weights, args.bonuses))):
+    for weight, bonus in grid(args.lm_weights, args.bonuses):
         score = cer(LanguageModel(lm, recognizer.codec, weight, bonus))
         print(f"  weight {weight:.2f} bonus {bonus:.2f}: CER {score:.4f}", flush=True)
         best = min(best, (score, weight, bonus))
-    print(f"chosen: weight {best[1]} bonus {best[2]} (CER {best[0]:.4f})", flush=True)
-    return best[1], best[2]
+    chosen = {"weight": best[1], "bonus": best[2], "known": 0.0, "unknown": 0.0}
+    langs = tuple(x for x in args.lang.split(",") if x in lm.lexicons)
+    if langs:
+        words = lm.words(langs)
+        best_words = (best[0], 0.0, 0.0)
+        for known, unknown in grid(args.known, args.unknown):
+            score = cer(LanguageModel(lm, recognizer.codec, best[1], best[2], words, known, unknown))
+            print(f"  word lists {','.join(langs)}: known {known:+.1f} unknown {unknown:+.1f}: CER {score:.4f}",
+                  flush=True)
+            best_words = min(best_words, (score, known, unknown))
+        chosen.update(known=best_words[1], unknown=best_words[2])
+        best = (best_words[0],) + best[1:]
+    print(f"chosen: {chosen} (CER {best[0]:.4f})", flush=True)
+    return chosen
 
 
 def run(args) -> int:
     import torch
 
-    codec = Codec(torch.load(args.rec, map_location="cpu", weights_only=True)["charset"])
-    docs = train_documents()
-    texts_of = {d: document_texts(d, codec) for d in docs}  # each document parsed once
+    blob = torch.load(args.rec, map_location="cpu", weights_only=True)
+    codec = Codec(blob["charset"])
+    texts_of, held_out, lines_of = documents(args, codec, blob["preprocess"]["height"])
     synthetic = synthetic_texts(args.synthetic, codec)
-    weight, bonus = args.weight, args.bonus
+    langs = [x for x in args.lexicons.split(",") if x]
+    lexicons = {lang: lexicon(lang, args.lexicon_size, codec) for lang in langs}
+    chosen = {"weight": args.weight, "bonus": args.bonus}
     if args.tune:
-        held_out = docs[::10]
-        kept = [d for d in docs if d not in held_out]
+        kept = [d for d in texts_of if d not in set(held_out)]
         lm = CharLM.build([t for d in kept for t in texts_of[d]] + synthetic, args.order)
+        lm.lexicons = lexicons
         held_texts = [t for d in held_out for t in texts_of[d]]
         print(f"{args.order}-gram model of {len(kept)} documents: held-out perplexity {lm.perplexity(held_texts):.2f}",
               flush=True)
-        weight, bonus = tune(held_out, lm, args)
+        chosen = tune(*lines_of(held_out), lm, args)
     t0 = time.time()
-    texts = [t for d in docs for t in texts_of[d]]
+    texts = [t for d in texts_of for t in texts_of[d]]
+    sources = sorted({d.split("/")[0] for d in texts_of}) if args.corpus else [f"{s}/train" for s in TRAIN_SETS]
     lm = CharLM.build(texts + synthetic, args.order, {
-        "weight": weight, "bonus": bonus, "documents": len(docs), "lines": len(texts),
-        "characters": sum(map(len, texts)), "synthetic_lines": len(synthetic),
-        "sources": [f"{s}/train" for s in TRAIN_SETS] + (["htr.train.data.synth_text"] if synthetic else [])})
+        **chosen, "documents": len(texts_of), "lines": len(texts), "characters": sum(map(len, texts)),
+        "synthetic_lines": len(synthetic),
+        "sources": sources + (["htr.train.data.synth_text"] if synthetic else []),
+        "lexicons": {lang: f"wordfreq {len(words)} words" for lang, words in lexicons.items()}})
+    lm.lexicons = lexicons
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     lm.save(args.out)
     size = Path(args.out).stat().st_size / 1e6
-    print(f"wrote {args.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(docs)} documents "
-          f"and {len(synthetic)} synthetic lines, "
-          f"weight {weight} bonus {bonus} ({time.time() - t0:.0f} s)")
+    print(f"wrote {args.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(texts_of)} documents "
+          f"and {len(synthetic)} synthetic lines, word lists {', '.join(lexicons) or 'none'}; {chosen} "
+          f"({time.time() - t0:.0f} s)")
     return 0
 
 

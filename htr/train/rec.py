@@ -66,7 +66,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, weights.pt, corpus/ "
       "(default: runs/rec)")
     a("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
-      help="training data, repeatable: a compiled corpus (htr data compile), or a ground-truth folder as `htr data "
+      help="training data, repeatable: a compiled corpus (htr data compile), one source of it (CORPUS/SOURCE), "
+           "or a ground-truth folder as `htr data "
            "compile` takes it ([NAME=]GT[:train|:dev]), compiled into OUT/corpus; WEIGHT multiplies how often its "
            "lines are drawn relative to its size (default: ../shared/data hooker and testaments, train and dev)")
     a("--dev-share", type=float, default=0.1, help="share of documents of unmarked GT folders held out for "
@@ -83,6 +84,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--channels", default="16,32,64,96", help="CNN channels per stage (default: 16,32,64,96)")
     a("--blocks", default="0,0,1,0", help="residual blocks per stage (default: 0,0,1,0)")
     a("--hidden", type=int, default=128, help="LSTM hidden size per direction (default: 128)")
+    a("--layers", type=int, default=2, help="BiLSTM layers (default: 2)")
+    a("--stride", type=int, choices=(4, 8), default=4, help="crop pixels per CTC frame (default: 4)")
     a("--synth", choices=("auto", "on", "off"),
       help="synthetic lines from htr.synth: auto uses them when they render here (default: auto; off with --init)")
     a("--synth-steps", type=int, help="synthetic-only warm start, in steps (default: 1000; 0 with --init)")
@@ -240,7 +243,7 @@ def run(args) -> int:
         codec = Codec(charset)
         cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden))
     else:
-        cfg = RecConfig(num_classes=0, height=args.height, hidden=args.hidden,
+        cfg = RecConfig(num_classes=0, height=args.height, hidden=args.hidden, layers=args.layers, stride=args.stride,
                         channels=tuple(int(c) for c in args.channels.split(",")),
                         blocks=tuple(int(b) for b in args.blocks.split(",")))
     try:
@@ -300,7 +303,8 @@ def run(args) -> int:
     print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
     mix = Mix(synth_steps=args.synth_steps, ramp_steps=args.ramp_steps, synth_final=args.synth_final)
     subset = dev_subset(dev, args.eval_lines) if len(dev) else []
-    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment, weights)
+    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment, weights,
+                     cfg.stride)
     if not data.index and not use_synth:
         print("htr: error: no usable training lines in the data (and synthetic lines are off)", file=sys.stderr)
         return 1

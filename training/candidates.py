@@ -1,0 +1,109 @@
+"""Recogniser shapes compared at equal CPU time: each trained from scratch for the same minutes on the same data,
+then dev CER (greedy, the run's fixed dev subset), parameters, MACs per 1000 px and inference lines/s in a table.
+
+    python training/candidates.py --corpus ~/.cache/htr/corpus --minutes 15 --out runs/candidates [--only A,B]
+
+Runs one after another (nothing else should use the cores meanwhile); a finished candidate (OUT/NAME/weights.pt)
+is not trained again. Prints a Markdown table and writes OUT/table.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CANDIDATES = {  # name: (what, htr train rec options)
+    "A": ("v1 shape: CNN 16-32-64-96, 2x256 BiLSTM", ["--channels", "16,32,64,96", "--blocks", "0,0,1,0",
+                                                    "--hidden", "256"]),
+    "B": ("wider, deeper late CNN 16-32-96-160, 2x256 BiLSTM", ["--channels", "16,32,96,160", "--blocks", "0,0,1,1",
+                                                              "--hidden", "256"]),
+    "C": ("CNN 16-32-64-128, 3x256 BiLSTM", ["--channels", "16,32,64,128", "--blocks", "0,0,1,1", "--hidden", "256",
+                                            "--layers", "3"]),
+    "D": ("v1 CNN, 2x384 BiLSTM", ["--channels", "16,32,64,96", "--blocks", "0,0,1,0", "--hidden", "384"]),
+}
+
+
+def data_args(corpus: Path, weights: dict[str, float]) -> list[str]:
+    """--data entries: every source of the corpus, each with its weight (1 when not named)."""
+    from htr.data.corpus import read_manifest
+
+    sources = sorted(read_manifest(corpus)["sources"])
+    out = []
+    for name in sources:
+        out += ["--data", f"{corpus / name}:{weights.get(name, 1.0)}"]
+    return out
+
+
+def last_eval(log: Path) -> dict:
+    with open(log, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("dev_cer")]
+    return rows[-1] if rows else {}
+
+
+@torch.no_grad()
+def lines_per_s(weights: Path, crops: list[np.ndarray], repeats: int = 3) -> float:
+    """Greedy recognition throughput on the crops (median of ``repeats``)."""
+    from htr.recognition.recognizer import Recognizer
+
+    rec = Recognizer(weights, beam=0)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        rec.recognize(crops)
+        times.append(time.perf_counter() - t)
+    return len(crops) / float(np.median(times))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--out", type=Path, default=Path("runs/candidates"))
+    p.add_argument("--only", default="", help="comma-separated candidate names (default: all)")
+    p.add_argument("--weights", default="hooker=2,testaments=2,repertoires=0.4",
+                   help="source weights NAME=W,... (default: hooker=2,testaments=2,repertoires=0.4)")
+    args = p.parse_args(argv)
+    weights = {k: float(v) for k, v in (kv.split("=") for kv in args.weights.split(",") if kv)}
+    names = [n for n in CANDIDATES if not args.only or n in args.only.split(",")]
+    common = ["--minutes", str(args.minutes), "--synth-steps", "100", "--ramp-steps", "600", "--warmup", "100",
+              "--eval-every", "300", "--eval-lines", "700", "--seed", "1"] + data_args(args.corpus, weights)
+    for name in names:
+        run = args.out / name
+        if (run / "weights.pt").exists():
+            continue
+        cmd = [str(Path(sys.executable).with_name("htr")), "train", "rec", "--out", str(run), *CANDIDATES[name][1], *common]
+        print(" ".join(cmd), flush=True)
+        with open(args.out.joinpath(f"{name}.log"), "a") as log:
+            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+
+    from htr.data.corpus import open_lines
+    from htr.recognition.model import count_macs
+    from htr.recognition.recognizer import load_weights
+
+    torch.set_num_threads(2)
+    dev = open_lines(args.corpus, "dev", ["hooker"])
+    crops = [dev.image(i) for i in range(min(400, len(dev)))]
+    rows = ["| candidate | shape | params | MACs / 1000 px | steps | dev CER (subset, greedy) | hooker | testaments | "
+            "lines/s (greedy, 400 hooker dev crops) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        run = args.out / name
+        model, _, _ = load_weights(run / "weights.pt")
+        ev = last_eval(run / "log.csv")
+        rows.append(f"| {name} | {CANDIDATES[name][0]} | {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M | "
+                    f"{count_macs(model) / 1e9:.2f} G | {ev.get('step', '?')} | {float(ev.get('dev_cer', 'nan')):.4f} | "
+                    f"{float(ev.get('dev_cer_hooker', 'nan')):.4f} | {float(ev.get('dev_cer_testaments', 'nan')):.4f} | "
+                    f"{lines_per_s(run / 'weights.pt', crops):.0f} |")
+    table = "\n".join(rows)
+    print(table)
+    (args.out / "table.md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
