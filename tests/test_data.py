@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from htr.cli import main
-from htr.data.compile import Source, compile_corpus, split_of
+from htr.data.compile import Source, compile_corpus, doc_hash, split_of
 from htr.data.corpus import open_lines, open_pages
 from htr.data.normalize import normalize_text, unusable
 from htr.document import Block, Line, Page, box_polygon
@@ -119,6 +119,21 @@ def test_split_is_by_document_and_identical_across_runs_and_workers(gt, tmp_path
     splits = {r["doc"]: r["split"] for r in rows}
     assert set(splits.values()) == {"train", "dev"}  # at a share of 0.5, six documents fall on both sides
     assert all(splits[r["doc"]] == split_of("gt", r["doc"], 0.5) for r in rows)
+
+
+def test_a_source_split_by_hash_always_has_a_dev_document(gt, tmp_path):
+    source = Source("gt", [(gt / "letters", "hash")], document=r"good(\d)")
+    docs = [str(k) for k in range(6)]
+    assert not any(split_of("gt", d, 0.01) == "dev" for d in docs)  # the hash alone holds none out at 1%
+    compile_corpus([source], tmp_path / "corpus", 40, dev_share=0.01, quiet=True)
+    rows = [json.loads(r) for r in (tmp_path / "corpus" / "gt" / "lines.jsonl").read_text().splitlines()]
+    dev_docs = {r["doc"] for r in rows if r["split"] == "dev"}
+    lowest = min(docs, key=lambda d: doc_hash("gt", d))
+    assert dev_docs == {lowest} and {r["doc"] for r in rows} == set(docs)
+    one = Source("one", [(gt / "letters", "hash")], document="folder")  # a single document stays in train
+    compile_corpus([one], tmp_path / "single", 40, dev_share=0.01, quiet=True)
+    assert {json.loads(r)["split"] for r in (tmp_path / "single" / "one" / "lines.jsonl").read_text().splitlines()} \
+        == {"train"}
 
 
 def test_marked_folders_and_second_run_is_a_no_op(gt, tmp_path, capsys):

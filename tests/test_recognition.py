@@ -110,6 +110,23 @@ def test_model_forward_shapes_for_variable_widths():
     assert count_macs(model, 1000) < 600e6
 
 
+def test_padded_lstm_sees_the_batch_padding_and_old_configs_stay_packed():
+    crops = [np.random.default_rng(i).random((40, w)).astype(np.float32) for i, w in enumerate((300, 400))]
+    x, widths = make_batch(crops, multiple=32)
+    assert x.shape[-1] == 416 and widths.tolist() == [300, 400]
+    outs = {}
+    for packed in (True, False):
+        torch.manual_seed(0)
+        model = build_model(RecConfig(num_classes=len(CODEC), height=40, packed=packed)).eval()
+        with torch.no_grad():
+            outs[packed] = (model(x, widths)[0, :65], model(x[:1, :, :, :300], widths[:1])[0, :65])
+    assert torch.allclose(*outs[True], atol=1e-3)  # packed: the shorter line reads as it does alone
+    assert not torch.allclose(*outs[False], atol=1e-3)  # padded: its backward direction saw 29 paper frames
+    cfg = RecConfig(num_classes=5).to_dict()
+    del cfg["packed"]
+    assert RecConfig.from_dict(cfg).packed  # weights files from before the option
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError):
         build_model(RecConfig(num_classes=0))

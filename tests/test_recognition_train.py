@@ -124,6 +124,27 @@ def test_grown_lstm_first_computes_what_the_small_one_did():
         rec.grow_into(fresh, {**small.state_dict(), "head.1.bias": torch.zeros(7, 2)})
 
 
+def test_grown_cnn_first_computes_what_the_narrow_one_did():
+    from htr.recognition.model import RecConfig, build_model
+
+    torch.manual_seed(1)
+    narrow = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), blocks=(0, 0, 1, 0), hidden=16))
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    narrow.train()(torch.rand(8, 1, 40, 96))  # batch-norm statistics away from their start
+    narrow.eval()
+    wide = build_model(RecConfig(num_classes=7, channels=(6, 12, 12, 16), blocks=(0, 0, 1, 0), hidden=16)).eval()
+    rec.grow_into(wide, narrow.state_dict())
+    x = torch.rand(3, 1, 40, 96)
+    a, b = narrow(x).log_softmax(-1), wide(x).log_softmax(-1)
+    assert (a - b).abs().max() < 0.05 and torch.equal(a.argmax(-1), b.argmax(-1))
+    assert wide.cnn[0][0].weight.shape == (6, 1, 3, 3) and wide.proj[0].in_features == 16 * 5
+    deeper = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), blocks=(0, 0, 1, 0), hidden=16, layers=3))
+    with pytest.raises(ValueError, match="no such parameter"):
+        rec.grow_into(deeper, narrow.state_dict())
+
+
 def test_groups_are_mixed_by_weight(tmp_path):
     a, b = write_crops(tmp_path / "a"), write_crops(tmp_path / "b", [w.upper() for w in WORDS])
     train, _, weights = training_lines([f"{a}:train", f"{b}:train:3"], tmp_path / "run", 40)
@@ -147,6 +168,7 @@ def test_fine_tuning_grows_the_output_layer_and_leaves_weights(crops, tmp_path):
                                       "--out", str(run), "--minutes", "0.05", "--batch-size", "4",
                                       "--workers", "0", "--log-every", "1"])) == 0
     model, codec, _ = load_weights(run / "weights.pt")
+    assert not base.cfg.packed and not model.cfg.packed  # new runs run the LSTM over the padded batch
     assert codec.charset.startswith(base_codec.charset) and codec.charset[len(base_codec.charset):] == "αβγ"
     assert model.head[1].out_features == base.head[1].out_features + 3
     log = list(csv.DictReader(open(run / "log.csv")))

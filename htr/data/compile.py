@@ -33,7 +33,8 @@ MIN_PX_PER_CHAR = 0.1  # of the crop height: narrower crops are far too thin for
 
 @dataclass
 class Source:
-    """One named source: folders searched recursively, each all-train, all-dev or split by document hash."""
+    """One named source: folders searched recursively, each all-train, all-dev or split by document hash (at
+    least one document in dev when there are two or more)."""
 
     name: str
     folders: list[tuple[Path, str]]  # (folder, "hash" | "train" | "dev")
@@ -53,10 +54,26 @@ class Task:
     height: int
 
 
-def split_of(source: str, doc: str, dev_share: float) -> str:
-    """"dev" for a deterministic ``dev_share`` of document keys (a hash: stable across runs and machines)."""
+def doc_hash(source: str, doc: str) -> float:
+    """A document key's place in [0, 1): a hash, stable across runs and machines."""
     digest = hashlib.sha1(f"{source}/{doc}".encode()).digest()
-    return "dev" if int.from_bytes(digest[:8], "big") / 2 ** 64 < dev_share else "train"
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
+
+
+def split_of(source: str, doc: str, dev_share: float) -> str:
+    """"dev" for a deterministic ``dev_share`` of document keys."""
+    return "dev" if doc_hash(source, doc) < dev_share else "train"
+
+
+def at_least_one_dev(source: str, tasks: list[Task], hashed: set[str]) -> None:
+    """When the hash put none of a source's two or more hashed documents in dev, the lowest-hashed one goes
+    there, so that every source split by hash has a dev split."""
+    if len(hashed) < 2 or any(t.split == "dev" for t in tasks if t.doc in hashed):
+        return
+    chosen = min(hashed, key=lambda doc: doc_hash(source, doc))
+    for task in tasks:
+        if task.doc == chosen:
+            task.split = "dev"
 
 
 def document_key(rel: Path, rule: str) -> str:
@@ -76,7 +93,7 @@ def document_key(rel: Path, rule: str) -> str:
 
 def source_tasks(source: Source, height: int, dev_share: float) -> tuple[list[Task], list[Path]]:
     """The tasks of a source in a fixed order, and every input file (for the fingerprint)."""
-    tasks, inputs, seen = [], [], set()
+    tasks, inputs, seen, hashed = [], [], set(), set()
     for folder, split in source.folders:
         root = source.root or folder
         files = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -98,14 +115,18 @@ def source_tasks(source: Source, height: int, dev_share: float) -> tuple[list[Ta
                 continue
             seen.add(path.resolve())
             doc = document_key(rel, source.document)
+            if split == "hash":
+                hashed.add(doc)
             task_split = split if split != "hash" else split_of(source.name, doc, dev_share)
             tasks.append(Task(kind, path, doc, task_split, height))
+    at_least_one_dev(source.name, tasks, hashed)
     return tasks, inputs
 
 
-def fingerprint(source: Source, inputs: list[Path], options: dict) -> str:
+def fingerprint(source: Source, tasks: list[Task], inputs: list[Path], options: dict) -> str:
     h = hashlib.sha1(json.dumps({"source": {**asdict(source), "folders": [(str(f), s) for f, s in source.folders],
-                                            "root": str(source.root)}, **options}, sort_keys=True).encode())
+                                            "root": str(source.root)}, **options,
+                                 "dev": sorted({t.doc for t in tasks if t.split == "dev"})}, sort_keys=True).encode())
     for path in inputs:
         st = path.stat()
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -277,7 +298,7 @@ def compile_corpus(sources: list[Source], out: Path, height: int, dev_share: flo
     plans = []
     for source in sources:
         tasks, inputs = source_tasks(source, height, dev_share)
-        fp = fingerprint(source, inputs, options)
+        fp = fingerprint(source, tasks, inputs, options)
         if manifest["sources"].get(source.name, {}).get("fingerprint") == fp and (out / source.name).is_dir():
             continue
         plans.append((source, tasks, fp))

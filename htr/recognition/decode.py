@@ -9,6 +9,7 @@ for an empty line).
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -177,50 +178,39 @@ def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-2
     probability. Labels under ``prune`` probability at a frame are not extended there. With ``lm``, prefixes
     are ranked by their CTC log probability plus the language model's score of their text."""
     logprobs = np.asarray(logprobs, np.float64)
-    extendable = logprobs >= np.log(prune)
+    extendable = logprobs >= math.log(prune)
     extendable[:, BLANK] = False
-    rows = logprobs.tolist()  # Python floats: scalar arithmetic on them is several times faster than numpy's
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (log p blank-ending, non-blank)
-    lm_scores: dict[tuple[int, ...], float] = {(): 0.0}
-
-    def lm_score(prefix: tuple[int, ...]) -> float:
-        score = lm_scores.get(prefix)
-        if score is None:
-            score = lm_scores[prefix] = lm_score(prefix[:-1]) + lm.score(prefix[:-1], prefix[-1])
-        return score
-
-    def rank(item) -> float:
-        ctc = _logsumexp(*item[1])
-        return ctc + lm_score(item[0]) if lm is not None else ctc
-    for t, lp in enumerate(rows):
-        candidates = np.flatnonzero(extendable[t]).tolist()
-        if not candidates:  # nothing new can start here: every prefix stays, the set of beams is unchanged
-            beams = {prefix: (_logsumexp(pb, pnb) + lp[BLANK], pnb + lp[prefix[-1]] if prefix else -math.inf)
-                     for prefix, (pb, pnb) in beams.items()}
+    used = np.flatnonzero(extendable.any(0))  # only labels extendable somewhere can end a prefix
+    rows = logprobs[:, np.concatenate([[BLANK], used])].tolist()  # Python floats: scalar arithmetic is faster on them
+    starts = [[(int(used[k]), k + 1) for k in np.flatnonzero(row)] for row in extendable[:, used]]  # (label, column)
+    lse, neg = _logsumexp, -math.inf
+    # prefix -> (log p ending in a blank, log p ending in its last label, its LM score, its last label's column)
+    beams: dict[tuple[int, ...], tuple] = {(): (0.0, neg, 0.0, 0)}
+    for lp, labels in zip(rows, starts):
+        if not labels:  # nothing new can start here: every prefix stays, the set of beams is unchanged
+            beams = {prefix: (lse(pb, pnb) + lp[0], pnb + lp[k] if prefix else neg, ls, k)
+                     for prefix, (pb, pnb, ls, k) in beams.items()}
             continue
-        nxt: dict[tuple[int, ...], list[float]] = {}
-
-        def add(prefix, pb, pnb):
+        nxt: dict[tuple[int, ...], list] = {}
+        for prefix, (pb, pnb, ls, k) in beams.items():
+            total = lse(pb, pnb)
+            b, nb = total + lp[0], (pnb + lp[k] if prefix else neg)  # a blank; the last label repeated, merged
             old = nxt.get(prefix)
-            if old is None:
-                nxt[prefix] = [pb, pnb]
-            else:
-                old[0], old[1] = _logsumexp(old[0], pb), _logsumexp(old[1], pnb)
-
-        for prefix, (pb, pnb) in beams.items():
-            total = _logsumexp(pb, pnb)
-            add(prefix, total + lp[BLANK], -math.inf)  # blank: the prefix stays
-            if prefix:
-                add(prefix, -math.inf, pnb + lp[prefix[-1]])  # the last label repeated, merged
-            for c in candidates:
-                if prefix and c == prefix[-1]:
-                    add(prefix + (c,), -math.inf, pb + lp[c])  # a repeat needs a blank in between
+            nxt[prefix] = [b, nb, ls, k] if old is None else [lse(old[0], b), lse(old[1], nb), ls, k]
+            last = prefix[-1] if prefix else -1
+            for c, kc in labels:
+                grown = prefix + (c,)
+                p = (pb if c == last else total) + lp[kc]  # a repeat needs a blank in between
+                old = nxt.get(grown)
+                if old is None:
+                    nxt[grown] = [neg, p, ls + lm.score(prefix, c) if lm is not None else 0.0, kc]
                 else:
-                    add(prefix + (c,), -math.inf, total + lp[c])
-        ranked = sorted(nxt.items(), key=rank, reverse=True)[:beam]
-        beams = {k: (v[0], v[1]) for k, v in ranked}
-    best, (pb, pnb) = max(beams.items(), key=lambda item: rank(item) + (lm.final(item[0]) if lm else 0.0))
-    return best, _logsumexp(pb, pnb)
+                    old[1] = lse(old[1], p)
+        ranked = heapq.nlargest(beam, nxt.items(), key=lambda item: lse(item[1][0], item[1][1]) + item[1][2])
+        beams = {prefix: tuple(v) for prefix, v in ranked}
+    best, (pb, pnb, _, _) = max(beams.items(), key=lambda item: lse(item[1][0], item[1][1]) + item[1][2]
+                                + (lm.final(item[0]) if lm is not None else 0.0))
+    return best, lse(pb, pnb)
 
 
 def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
@@ -237,18 +227,20 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     ext_arr = np.array(ext)
     skip = np.zeros(S, bool)  # may jump from s-2 to s: non-blank and different from the label two back
     skip[2:] = (ext_arr[2:] != BLANK) & (ext_arr[2:] != ext_arr[:-2])
+    emit = np.asarray(logprobs, np.float64)[:, ext_arr]  # (T, S): each state's label's log probability per frame
     score = np.full(S, -np.inf)
-    score[0] = logprobs[0, ext[0]]
-    if S > 1:
-        score[1] = logprobs[0, ext[1]]
+    score[:2] = emit[0, :2]
     back = np.zeros((T, S), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    one, two = np.full(S, -np.inf), np.full(S, -np.inf)  # the scores one and two states back (buffers)
     for t in range(1, T):
-        stay = score
-        one = np.concatenate([[-np.inf], score[:-1]])
-        two = np.where(skip, np.concatenate([[-np.inf, -np.inf], score[:-2]]), -np.inf)
-        choice = np.argmax(np.stack([stay, one, two]), 0)
-        score = np.choose(choice, [stay, one, two]) + logprobs[t, ext_arr]
-        back[t] = choice
+        one[1:] = score[:-1]
+        two[2:] = score[:-2]
+        two[~skip] = -np.inf
+        from_one, best = one > score, np.maximum(score, one)
+        from_two = two > best
+        back[t] = from_one
+        back[t][from_two] = 2
+        score = np.maximum(best, two) + emit[t]
     s = S - 1 if S < 2 or score[S - 1] >= score[S - 2] else S - 2
     if not np.isfinite(score[s]):
         return []

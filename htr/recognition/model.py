@@ -23,6 +23,8 @@ class RecConfig:
     layers: int = 2  # BiLSTM layers
     dropout: float = 0.2
     stride: int = 4  # crop pixels per output frame: 4 (stage 2 pools (2, 1)) or 8 (stage 2 pools 2x2)
+    packed: bool = True  # BiLSTM over packed sequences (each line exactly its own frames), else over the padded
+    # batch (the backward direction also sees the few paper frames after a shorter line): 2.5x faster to train
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -77,12 +79,12 @@ class CRNN(nn.Module):
     def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) float input (paper ~0, ink ~1) -> (B, T, classes) logits, T = W // 4.
 
-        ``widths`` (B,) are the unpadded widths; padded frames are ignored by the LSTM (packed).
+        ``widths`` (B,) are the unpadded widths; with ``cfg.packed`` padded frames are ignored by the LSTM.
         """
         f = self.cnn(x.contiguous(memory_format=torch.channels_last))  # (B, C, H/8, W/4); NHWC is ~25% faster on CPU
         b, c, h, t = f.shape
         f = self.proj(f.permute(0, 3, 1, 2).reshape(b, t, c * h))
-        if widths is not None and b > 1:
+        if widths is not None and b > 1 and self.cfg.packed:
             lengths = self.frames(widths).clamp(max=t).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(f, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)

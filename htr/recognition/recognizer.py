@@ -20,20 +20,32 @@ from htr.paths import DEFAULT_LM, WEIGHTS_DIR
 from htr.recognition.model import CRNN, RecConfig, build_model
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "rec.pt"
+DEFAULT_PRECISION = "fp32"  # of the recogniser's forward pass (see Recognizer)
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
+
+
+WIDTH_MULTIPLE = 32  # batches are padded to a multiple of this many pixels: few shapes for oneDNN's kernel cache
 
 
 @contextmanager
 def without_onednn():
     """Torch's own CPU kernels inside the block. oneDNN keeps compiled kernels for every input shape it
-    meets; line batches come in endless widths, so its cache grew a page-reading process by about 40 MB every
-    10 pages (measured over 80 pages; flat without it)."""
+    meets; line batches of endless widths grew a page-reading process by about 40 MB every 10 pages (measured
+    over 80 pages), hence WIDTH_MULTIPLE where it is used."""
     previous = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
     try:
         yield
     finally:
         torch.backends.mkldnn.enabled = previous
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16)."""
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # private helpers of torch 2.x
+        return False
 
 
 def normalize(grey: np.ndarray) -> np.ndarray:
@@ -97,14 +109,19 @@ class Recognizer:
     """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
 
     def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
-                 batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None):
+                 batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None,
+                 precision: str = DEFAULT_PRECISION):
         """``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
         ``htr train lm``; the default is used when present, None for none) and the word lists of ``lang``
-        (language codes; None: DEFAULT_LANGS, those of them the model has; () for none)."""
+        (language codes; None: DEFAULT_LANGS, those of them the model has; () for none). ``precision``: "fp32",
+        "bf16" or "auto" (bf16 where the CPU computes it natively)."""
         self.model, self.codec, self.info = load_weights(weights)
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
         self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
+        self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16())
         self.lm = None
         if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
             char_lm = CharLM.load(lm)
@@ -126,9 +143,10 @@ class Recognizer:
                    and (end - start + 1) * images[order[end]].shape[1] * self.height <= self.max_pixels):
                 end += 1
             idx = order[start:end]
-            x, widths = make_batch([images[i] for i in idx])
-            with without_onednn():
-                lp = self.model(x, widths).log_softmax(-1).float().numpy()
+            x, widths = make_batch([images[i] for i in idx], multiple=WIDTH_MULTIPLE)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                logits = self.model(x, widths)
+            lp = logits.float().log_softmax(-1).numpy()
             for k, i in enumerate(idx):
                 out[i] = lp[k, : int(self.model.frames(widths[k]))]
             start = end

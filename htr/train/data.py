@@ -20,7 +20,7 @@ import torch
 from htr.data.corpus import CorpusLines, is_corpus, open_lines
 from htr.paths import shared_dir
 from htr.recognition.codec import Codec
-from htr.recognition.recognizer import fit_height, make_batch, normalize
+from htr.recognition.recognizer import WIDTH_MULTIPLE, fit_height, make_batch, normalize
 from htr.train.augment import augment, paper_of
 
 TRAIN_SETS = ("hooker", "testaments")  # the default data: ../shared/data's train and dev splits of these
@@ -278,7 +278,7 @@ class BatchData(torch.utils.data.Dataset):
                 img = cv2.resize(img, (need, self.height), interpolation=cv2.INTER_LINEAR)
             images.append(normalize(img))
             targets.append(torch.tensor(labels, dtype=torch.long))
-        x, widths = make_batch(images)
+        x, widths = make_batch(images, multiple=WIDTH_MULTIPLE)
         return {"x": x, "widths": widths, "targets": torch.cat(targets),
                 "target_lengths": torch.tensor([len(t) for t in targets], dtype=torch.long), "n_synth": n_synth}
 

@@ -43,7 +43,7 @@ from htr.evaluate import score_text
 from htr.recognition.codec import DEFAULT_CHARSET, Codec
 from htr.recognition.decode import greedy_decode
 from htr.recognition.model import RecConfig, build_model, count_macs
-from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
+from htr.recognition.recognizer import load_weights, make_batch, native_bf16, normalize, save_weights
 from htr.data.corpus import CorpusLines
 from htr.train.data import (BatchData, Mix, default_data, new_characters, synth_available, training_lines,
                             worker_init)
@@ -86,6 +86,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--hidden", type=int, default=128, help="LSTM hidden size per direction (default: 128)")
     a("--layers", type=int, default=2, help="BiLSTM layers (default: 2)")
     a("--stride", type=int, choices=(4, 8), default=4, help="crop pixels per CTC frame (default: 4)")
+    a("--packed", action="store_true", help="BiLSTM over packed sequences, each line exactly its own frames (the "
+      "first models' way; ~2.5x slower to train on CPU than over the padded batch, the default)")
     a("--synth", choices=("auto", "on", "off"),
       help="synthetic lines from htr.synth: auto uses them when they render here (default: auto; off with --init)")
     a("--synth-steps", type=int, help="synthetic-only warm start, in steps (default: 1000; 0 with --init)")
@@ -97,11 +99,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--ckpt-minutes", type=float, default=5.0, help="checkpoint interval (default: 5 minutes)")
     a("--max-steps", type=int, default=0, help="stop after this step (0: at --steps)")
     a("--threads", type=int, default=2, help="torch threads (default: 2)")
+    a("--bf16", choices=("auto", "on", "off"), default="off",
+      help="forward pass in bfloat16 (autocast; the loss and optimiser stay fp32): auto uses it where the CPU "
+           "has native bfloat16 (AMX or AVX512-BF16) (default: off)")
     a("--workers", type=int, default=1, help="DataLoader workers (default: 1)")
     a("--seed", type=int, default=1)
     a("--augment", type=float, help="augmentation strength: probability scale (default: 1.0; 0.5 with --init)")
     a("--init", metavar="WEIGHTS", help="start a new run from a trained model (a weights file or checkpoint), "
-      "widening its LSTM to --hidden if that is larger, and its output layer to characters of the data it lacks")
+      "widening its LSTM to --hidden and its CNN stages to --channels where those are larger, and its output layer "
+      "to characters of the data it lacks")
     a("--train-layers", choices=("all", "top"), default="all",
       help="all, or top: the CNN frozen (weights and batch-norm statistics), the LSTM and output layer trained "
            "(default: all)")
@@ -183,17 +189,22 @@ def _kept_rows(name: str, dim: int, old: int, new: int) -> np.ndarray:
 
 
 def grow_into(model, old_state: dict) -> None:
-    """Load ``old_state`` into ``model``, whose LSTM may be wider: trained weights go where they were, the new
-    units start small (a tenth of their initialisation) so the grown model first computes what the old did."""
+    """Load ``old_state`` into ``model``, whose CNN channels, LSTM or output layer may be wider: trained weights
+    go where they were, the new units start small (a tenth of their initialisation, batch-norm scales too) so
+    the grown model first computes nearly what the old did."""
     new_state = model.state_dict()
     for name, new in new_state.items():
-        old = old_state[name]
+        old = old_state.get(name)
+        if old is None:
+            raise ValueError(f"cannot grow into {name}: the trained model has no such parameter (more layers "
+                             "or blocks cannot be grown, only wider ones)")
         if old.shape == new.shape:
             new.copy_(old)
             continue
         if not new.is_floating_point() or old.dim() != new.dim():
             raise ValueError(f"cannot grow {name} from {tuple(old.shape)} to {tuple(new.shape)}")
-        new.mul_(0.1)
+        if not name.endswith("running_var"):  # new channels' variance estimate stays 1
+            new.mul_(0.1)
         index = np.ix_(*[_kept_rows(name, d, o, n) for d, (o, n) in enumerate(zip(old.shape, new.shape))])
         new[index] = old
     model.load_state_dict(new_state)
@@ -241,9 +252,11 @@ def run(args) -> int:
     elif args.init:
         init_state, init_cfg, charset = _read_model(args.init)
         codec = Codec(charset)
-        cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden))
+        channels = tuple(max(a, b) for a, b in zip(map(int, args.channels.split(",")), init_cfg.channels))
+        cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden), channels=channels, packed=args.packed)
     else:
         cfg = RecConfig(num_classes=0, height=args.height, hidden=args.hidden, layers=args.layers, stride=args.stride,
+                        packed=args.packed,
                         channels=tuple(int(c) for c in args.channels.split(",")),
                         blocks=tuple(int(b) for b in args.blocks.split(",")))
     try:
@@ -293,7 +306,8 @@ def run(args) -> int:
         torch.manual_seed(args.seed)
         if init_state is not None:
             grow_into(model, init_state)
-            print(f"initialised from {args.init} (LSTM {init_cfg.hidden} -> {cfg.hidden} per direction)", flush=True)
+            print(f"initialised from {args.init} (LSTM {init_cfg.hidden} -> {cfg.hidden} per direction, CNN channels "
+                  f"{init_cfg.channels} -> {cfg.channels})", flush=True)
 
     reason = synth_available() if args.synth != "off" else "switched off"
     use_synth = reason is None
@@ -301,6 +315,8 @@ def run(args) -> int:
         print(f"htr: synthetic lines unavailable: {reason}", file=sys.stderr)
         return 1
     print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16())
+    print(f"forward pass in {'bfloat16' if bf16 else 'float32'}", flush=True)
     mix = Mix(synth_steps=args.synth_steps, ramp_steps=args.ramp_steps, synth_final=args.synth_final)
     subset = dev_subset(dev, args.eval_lines) if len(dev) else []
     data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment, weights,
@@ -345,8 +361,9 @@ def run(args) -> int:
         base_elapsed = elapsed
         losses, lines, synth_lines, t_log = [], 0, 0, time.time()
         for batch in loader:
-            logits = model(batch["x"], batch["widths"])
-            lp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(batch["x"], batch["widths"])
+            lp = logits.float().log_softmax(-1).transpose(0, 1)  # (T, B, C)
             loss = ctc(lp, batch["targets"], model.frames(batch["widths"]).clamp(max=lp.shape[0]),
                        batch["target_lengths"])
             opt.zero_grad(set_to_none=True)
