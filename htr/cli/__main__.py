@@ -1,0 +1,6 @@
+"""`python -m htr.cli ...`: the `htr` command without its entry point."""
+import sys
+
+from htr.cli import main
+
+sys.exit(main())
