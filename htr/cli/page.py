@@ -1,10 +1,10 @@
-"""`htr page SCAN --out FORMAT`: one page image to a document."""
+"""`htr page SCAN --out FORMAT`: one page image (or a page of a PDF or TIFF) to a document."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from htr.cli.options import add_reader_options, reader, write_stdout
+from htr.cli.options import add_reader_options, positive_int, reader, write_stdout
 from htr.formats import FORMATS
 
 
@@ -16,7 +16,9 @@ def register(commands) -> None:
                     "for every line and word.",
         epilog="Exit codes: 0 the page was read (an empty page gives an empty document and a warning), "
                "1 the image, segmentation or weights could not be read, 2 bad arguments, 130 interrupted.")
-    p.add_argument("image", help="page image (JPEG, PNG, TIFF, ...)")
+    p.add_argument("image", help="page image (JPEG, PNG, TIFF, ...) or PDF")
+    p.add_argument("--page", type=positive_int, metavar="N",
+                   help="the page of a PDF or multi-page TIFF to read, from 1 (default: the first)")
     p.add_argument("--out", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.add_argument("--overlay", help="also write the page with lines (red) and words (green) drawn on it")
@@ -32,9 +34,9 @@ def run(args) -> int:
     from htr.document import drop_unsure
     from htr.draw import draw_page, save_overlay
     from htr.formats import read_document, save_document, write_document
-    from htr.imageio import load_image
+    from htr.imageio import load_page
 
-    image = load_image(args.image)
+    image = load_page(args.image, args.page)
     lines = read_document(args.lines) if args.lines else None
     page = reader(args).read(image, lines=lines, source=Path(args.image).name)
     if args.min_confidence > 0:
