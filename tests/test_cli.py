@@ -192,3 +192,14 @@ def test_lang_names_a_word_list_the_model_holds_or_exits_2(tmp_path):
     for lang in (["none"] + [",".join(known)] if known else ["none"]):
         result = htr("recognize", tmp_path / "line.png", "--lang", lang, "--json")
         assert result.returncode == 0, result.stderr
+
+
+def test_train_commands_take_the_trainers_own_options(capsys):
+    from htr.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", "lm", "--help"])
+    assert done.value.code == 0 and "--lexicons" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["train", "det", "--bogus"])
+    assert done.value.code == 2 and "htr train det: error: unrecognized arguments: --bogus" in capsys.readouterr().err

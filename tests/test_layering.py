@@ -1,6 +1,8 @@
 """The command line sits on the library, never under it: nothing outside ``htr/cli`` imports ``htr.cli`` (so no
 circle of imports runs through it), and no module of the package is over 500 lines."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 HTR = Path(__file__).resolve().parents[1] / "htr"
@@ -45,3 +47,10 @@ def test_nothing_outside_the_cli_imports_it():
 def test_no_module_is_over_500_lines():
     sizes = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in HTR.rglob("*.py")}
     assert {m: n for m, n in sizes.items() if n > 500} == {}
+
+
+def test_building_the_command_line_loads_no_torch():
+    """Every command's parser, the trainers' included, is built without torch (they fill theirs in when used)."""
+    code = "import sys; from htr.cli import build_parser; build_parser(); assert 'torch' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

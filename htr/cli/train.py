@@ -26,7 +26,10 @@ class TrainerParser(argparse.ArgumentParser):
             self.description = trainer.__doc__
             trainer.configure_parser(self)
             self.set_defaults(func=trainer.run)
-        return super().parse_known_args(args, namespace)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:  # said by the trainer's parser, with its usage, as when it parsed the command line alone
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, []
 
 
 def register(commands) -> None:
