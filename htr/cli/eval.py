@@ -8,6 +8,8 @@ import time
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from htr.cli.options import (add_json, add_limit, add_reader_options, add_recognizer_options, add_scoring_options,
                              add_system_option, add_threads, add_weights, reader, recognizer)
 from htr.errors import HTRError
@@ -58,8 +60,6 @@ def ratio(value: float, htr_value: float) -> float | None:
 
 
 def median(values: list[float]) -> float:
-    import numpy as np
-
     return float(np.median(values))
 
 
