@@ -12,15 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from htr.detection.command import draw_overlay
-from htr.formats import write_document
-from htr.page_command import draw_page
+from htr.draw import draw_overlay, draw_page
+from htr.formats import REGISTRY, save_document
 from htr.pipeline import Reader
 from htr.synth.pages import render_page
 
 HERE = Path(__file__).parent
 PAGES = {"letter": ("letter", 11), "form": ("form", 12), "notes": ("two_columns", 13)}
-OUTPUTS = {"text": ".txt", "hocr": ".hocr", "alto": ".alto.xml", "page": ".page.xml", "json": ".json"}
 
 
 def save_jpeg(path: Path, rgb: np.ndarray, long_side: int = 1400) -> None:
@@ -35,10 +33,10 @@ def main() -> None:
         image, truth = render_page(np.random.default_rng([2026, seed]), layout=layout)
         cv2.imwrite(str(HERE / f"{name}.jpg"), image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
         truth.source = f"{name}.jpg"
-        (HERE / f"{name}.gt.xml").write_text(write_document(truth, "page"), encoding="utf-8")
+        save_document(truth, HERE / f"{name}.gt.xml", "page")
         page = reader.read(HERE / f"{name}.jpg")
-        for fmt, suffix in OUTPUTS.items():
-            (HERE / f"{name}{suffix}").write_text(write_document(page, fmt), encoding="utf-8")
+        for fmt, record in REGISTRY.items():
+            save_document(page, HERE / f"{name}{record.suffix}", fmt, image)
         save_jpeg(HERE / f"{name}.read.jpg", draw_page(image, page))
         save_jpeg(HERE / f"{name}.detect.jpg", draw_overlay(image, reader.detector.detect(image)))
         print(f"{name}: {len(page.lines)} lines, {sum(1 for _ in page.words())} words")

@@ -1,4 +1,4 @@
-"""`htr batch IN_DIR OUT_DIR`: read every page image, multi-page TIFF and PDF of a folder into documents.
+"""Reading every page image, multi-page TIFF and PDF of a folder into documents (`htr batch IN_DIR OUT_DIR`).
 
 Every page under IN_DIR (recursively) gets a key, its path under IN_DIR without the suffix (plus
 ``_p0001``, ``_p0002``, ... for the pages of a PDF or a multi-page TIFF), and its outputs in OUT_DIR, which
@@ -16,73 +16,36 @@ that cannot be loaded); 3 partial failure: some pages failed (see failures.tsv),
 130 interrupted.
 
 With ``--workers N`` above 1, N processes ("spawn") each load the models once and read pages in parallel;
-with 1 worker the pages are read in this process, by the same functions.
+with 1 worker the pages are read in this process, by the same functions. The command itself (its options,
+the progress bar, the run loop) is ``htr.cli.batch``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
 import resource
 import signal
-import sys
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image
 
-from htr.errors import HTRError, ImageError
-from htr.formats import FORMATS, write_document
-from htr.imageio import load_image
+from htr.errors import HTRError, ImageError, one_line
+from htr.files import atomic_write, temporary_path, write_data
+from htr.formats import REGISTRY, write_document
+from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, load_page as load_image_page, page_count
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
-from htr.recognition.command import add_decoding_options, lang_codes, lm_path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
-TIFF_SUFFIXES = (".tif", ".tiff")
-PDF_SUFFIX = ".pdf"
-OUTPUT_SUFFIXES = {"page": ".page.xml", "alto": ".alto.xml", "hocr": ".hocr", "text": ".txt", "json": ".json"}
-PDF_DPI = 200
-PDF_MAX_SIDE = 3000  # pixels on a rendered PDF page's long side, at most
 MANIFEST = "manifest.jsonl"
 FAILURES = "failures.tsv"
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-EPILOG = f"""\
-outputs (KEY: the input's path under IN_DIR without its suffix; the pages of a PDF
-or a multi-page TIFF get _p0001, _p0002, ... added):
-  KEY.page.xml      PAGE-XML 2019       (--formats page, the default)
-  KEY.alto.xml      ALTO v4             (alto)
-  KEY.hocr          hOCR                (hocr)
-  KEY.txt           plain text          (text)
-  KEY.json          htr JSON            (json)
-  {MANIFEST}    one JSON line appended per page finished: input, page, outputs,
-                    seconds, lines, words, mean_confidence, peak_rss_mb (of the
-                    process that read it)
-  {FAILURES}      the pages that failed in the latest run: input, page, error
-
-inputs: {' '.join(IMAGE_SUFFIXES)} and .pdf (any case), recursively;
-PDF pages are rendered at {PDF_DPI} dpi (at most {PDF_MAX_SIDE} px on the long side). Hidden files and
-folders (names starting with '.') and OUT_DIR itself are not read.
-
-resuming: every output is written under a temporary name and renamed into place, so
-it is complete or absent. A page whose outputs all exist is skipped: after Ctrl-C (or
-a crash) the same command does only the rest. Delete a page's outputs to redo it.
-
-exit codes:
-  0    every page done (or already done)
-  1    fatal error: IN_DIR missing, no inputs found, models not loadable
-  3    partial failure: some pages failed (listed in OUT_DIR/{FAILURES}); the rest are done
-  130  interrupted (Ctrl-C or SIGTERM); finished pages are kept, temporary files removed
-"""
 
 
 @dataclass(frozen=True)
@@ -130,15 +93,6 @@ class Options:
 
 # ------------------------------------------------------------------------------------------------ inputs
 
-def one_line(err: BaseException | str, path: Path | None = None) -> str:
-    """An error as one line: HTRError messages as they are, others prefixed with their type; a leading
-    "``path``: " is dropped (failures.tsv names the input in its own column)."""
-    text = str(err) if isinstance(err, (str, HTRError)) else f"{type(err).__name__}: {err}"
-    text = " ".join(text.split()) or type(err).__name__
-    prefix = f"{path}: "
-    return text[len(prefix):] if path is not None and text.startswith(prefix) else text
-
-
 def input_files(in_dir: Path, out_dir: Path | None = None) -> list[Path]:
     """Images, TIFFs and PDFs under ``in_dir``, sorted; hidden names and ``out_dir`` (when inside) left out."""
     skip = os.path.realpath(out_dir) if out_dir is not None else None
@@ -150,40 +104,6 @@ def input_files(in_dir: Path, out_dir: Path | None = None) -> list[Path]:
         found += [Path(root, f) for f in sorted(files)
                   if not f.startswith(".") and f.lower().endswith((*IMAGE_SUFFIXES, PDF_SUFFIX))]
     return found
-
-
-def page_count(path: Path) -> int | None:
-    """Pages of a PDF or TIFF, None for a single image. Raises ImageError for a PDF that cannot be opened;
-    a TIFF whose frames cannot be counted counts as one image (reading it reports the error)."""
-    suffix = path.suffix.lower()
-    if suffix == PDF_SUFFIX:
-        pdf = _open_pdf(path)
-        try:
-            if len(pdf) == 0:
-                raise ImageError(f"{path}: PDF has no pages")
-            return len(pdf)
-        finally:
-            pdf.close()
-    if suffix in TIFF_SUFFIXES:
-        try:
-            with Image.open(path) as im:
-                frames = int(getattr(im, "n_frames", 1))
-        except Exception:
-            return None
-        return frames if frames > 1 else None
-    return None
-
-
-def _open_pdf(path: Path):
-    """The PDF as a pypdfium2 document (close it); ImageError when it cannot be opened."""
-    try:
-        import pypdfium2
-    except ImportError as err:
-        raise ImageError(f"{path}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
-    try:
-        return pypdfium2.PdfDocument(str(path))
-    except Exception as err:
-        raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
 
 
 def find_pages(in_dir: Path, out_dir: Path | None = None) -> tuple[list[PageJob], list[Failure]]:
@@ -218,43 +138,16 @@ def find_pages(in_dir: Path, out_dir: Path | None = None) -> tuple[list[PageJob]
 
 
 def output_paths(out_dir: Path, key: str, formats: tuple[str, ...]) -> list[Path]:
-    return [out_dir / (key + OUTPUT_SUFFIXES[fmt]) for fmt in formats]
+    return [out_dir / (key + REGISTRY[fmt].suffix) for fmt in formats]
 
 
 def is_done(job: PageJob, out_dir: Path, formats: tuple[str, ...]) -> bool:
     return all(path.is_file() for path in output_paths(out_dir, job.key, formats))
 
 
-def render_pdf_page(path: Path, number: int, dpi: int = PDF_DPI, max_side: int = PDF_MAX_SIDE) -> Image.Image:
-    """Page ``number`` (1-based) of a PDF as an RGB PIL image at ``dpi``, at most ``max_side`` pixels long."""
-    pdf = _open_pdf(path)
-    try:
-        page = pdf[number - 1]
-        try:
-            width, height = page.get_size()  # points, 1/72 inch
-            scale = min(dpi / 72, max_side / max(width, height, 1.0))
-            return page.render(scale=scale).to_pil().convert("RGB")
-        finally:
-            page.close()
-    except Exception as err:
-        raise ImageError(f"{path}: cannot render PDF page {number} ({one_line(err)})") from err
-    finally:
-        pdf.close()
-
-
 def load_page(job: PageJob) -> np.ndarray:
     """The job's page as an RGB array; ImageError when it cannot be read."""
-    if job.page is None:
-        return load_image(job.input)
-    if job.input.suffix.lower() == PDF_SUFFIX:
-        return load_image(render_pdf_page(job.input, job.page))
-    try:
-        with Image.open(job.input) as im:
-            im.seek(job.page - 1)
-            frame = im.copy()
-    except Exception as err:
-        raise ImageError(f"{job.input}: cannot decode page {job.page} ({one_line(err)})") from err
-    return load_image(frame)
+    return load_image_page(job.input, job.page)
 
 
 # ------------------------------------------------------------------------------------------------ workers
@@ -287,11 +180,7 @@ def _init_pool_worker(options: Options) -> None:
         _state["fatal"] = one_line(err)
 
 
-def temporary_path(final: Path, tag: str) -> Path:
-    return final.with_name(f".{final.name}.{tag}.part")
-
-
-def write_outputs(page, job: PageJob, options: Options) -> list[tuple[str, str]]:
+def write_outputs(page, job: PageJob, options: Options, image: np.ndarray | None = None) -> list[tuple[str, str]]:
     """Write the page in every format under temporary names beside the final ones; (temporary, final)."""
     written: list[tuple[str, str]] = []
     try:
@@ -299,7 +188,7 @@ def write_outputs(page, job: PageJob, options: Options) -> list[tuple[str, str]]
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temporary_path(final, options.tag)
             written.append((str(tmp), str(final)))
-            tmp.write_text(write_document(page, fmt), encoding="utf-8")
+            write_data(tmp, write_document(page, fmt, image))
     except BaseException:
         for tmp, _ in written:
             Path(tmp).unlink(missing_ok=True)
@@ -314,8 +203,9 @@ def read_job(job: PageJob) -> PageResult:
         return PageResult(job, fatal=_state.get("fatal", "worker not initialised"))
     start = time.perf_counter()
     try:
-        page = _state["reader"].read(load_page(job), source=job.input.name)
-        outputs = write_outputs(page, job, _state["options"])
+        image = load_page(job)
+        page = _state["reader"].read(image, source=job.input.name)
+        outputs = write_outputs(page, job, _state["options"], image)
     except Exception as err:
         return PageResult(job, error=one_line(err, job.input))
     confidences = [ln.confidence for ln in page.lines if ln.confidence is not None]
@@ -393,119 +283,4 @@ def write_failures(path: Path, failures: list[Failure], in_dir: Path, tag: str) 
     for f in failures:
         rows.append("\t".join((f.input.relative_to(in_dir).as_posix(), "" if f.page is None else str(f.page),
                                " ".join(f.error.split()))))
-    tmp = temporary_path(path, tag)
-    tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _describe(job_or_failure, in_dir: Path) -> str:
-    name = job_or_failure.input.relative_to(in_dir).as_posix()
-    return name if job_or_failure.page is None else f"{name} page {job_or_failure.page}"
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown) or text!r}; "
-                                         f"a comma list of {', '.join(FORMATS)}")
-    return formats
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
-    return value
-
-
-def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.description = ("Read every page image, multi-page TIFF and PDF under IN_DIR (recursively) and write\n"
-                     "its text, lines and words to OUT_DIR, mirroring the input tree. Resumable; a page that\n"
-                     "fails is recorded and the run goes on.")
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("in_dir", metavar="IN_DIR", help="folder of page images, TIFFs and PDFs (read recursively)")
-    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created; may be inside IN_DIR)")
-    p.add_argument("--formats", type=parse_formats, default=("page",), metavar="LIST",
-                   help=f"comma list of output formats: {', '.join(FORMATS)} (default: page)")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="processes reading pages in parallel, each loading the models (default: 1, in this "
-                        "process); each uses cpu_count / N torch threads")
-    p.add_argument("--det-weights", help="detector weights (default: the shipped htr/weights/det.pt)")
-    p.add_argument("--rec-weights", help="recogniser weights (default: the shipped htr/weights/rec.pt)")
-    add_decoding_options(p)
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar and no line per failed page (failures.tsv still lists them)")
-    return p
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def run(args) -> int:
-    """Run a batch; the exit code (0 done, 3 some pages failed, 130 interrupted). HTRError when fatal.
-    SIGTERM (a scheduler's stop) ends the run as cleanly as Ctrl-C."""
-    from tqdm import tqdm
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-
-    in_dir, out_dir, formats = Path(args.in_dir), Path(args.out_dir), tuple(args.formats)
-    if not in_dir.is_dir():
-        raise HTRError(f"{in_dir}: {'not a folder' if in_dir.exists() else 'no such folder'}")
-    jobs, failures = find_pages(in_dir, out_dir)
-    if not jobs and not failures:
-        raise HTRError(f"{in_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) or PDFs found")
-    todo = [job for job in jobs if not is_done(job, out_dir, formats)]
-    skipped = len(jobs) - len(todo)
-    files = len({job.input for job in jobs})
-    unreadable = f", {len(failures)} unreadable" if failures else ""
-    print(f"htr batch: {len(jobs)} pages found in {files} files{unreadable}; {skipped} already done, skipped; "
-          f"{len(todo)} to read", file=sys.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    options = Options(out_dir=out_dir, formats=formats, tag=f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
-                      det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args),
-                      lang=lang_codes(args),
-                      threads=max(1, (os.cpu_count() or 1) // args.workers))
-    quiet = args.quiet
-    for failure in failures:
-        if not quiet:
-            print(f"htr: failed: {_describe(failure, in_dir)}: {failure.error}", file=sys.stderr)
-    done, interrupted, start = 0, False, time.perf_counter()
-    bar = tqdm(total=len(todo), unit="page", disable=quiet or not todo, file=sys.stderr, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
-    try:
-        if todo:
-            with page_results(todo, options, args.workers) as results, \
-                    open(out_dir / MANIFEST, "a", encoding="utf-8") as manifest:
-                for result in results:
-                    if result.fatal:
-                        raise HTRError(result.fatal)
-                    if not result.error:
-                        try:
-                            with interrupts_deferred():
-                                commit(result, in_dir, out_dir, manifest)
-                            done += 1
-                        except OSError as err:
-                            result.error = f"cannot write the outputs ({one_line(err)})"
-                    if result.error:
-                        failures.append(Failure(result.job.input, result.job.page, result.error))
-                        if not quiet:
-                            bar.write(f"htr: failed: {_describe(result.job, in_dir)}: {result.error}",
-                                      file=sys.stderr)
-                    bar.update()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-        remove_temporaries({out_dir} | {(out_dir / job.key).parent for job in todo}, options.tag)
-    write_failures(out_dir / FAILURES, failures, in_dir, options.tag)
-    seconds = time.perf_counter() - start
-    print(f"htr batch: {done} done, {skipped} skipped, {len(failures)} failed"
-          f"{', interrupted' if interrupted else ''} in {seconds:.1f} s ({done / max(seconds, 1e-9):.2f} pages/s)"
-          f"{f'; failures in {out_dir / FAILURES}' if failures else ''}", file=sys.stderr)
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_PARTIAL if failures else EXIT_OK
+    atomic_write(path, "\n".join(rows) + "\n", tag)

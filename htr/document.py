@@ -127,3 +127,16 @@ class Page:
             if line.baseline is not None:
                 line.baseline = np.clip(line.baseline, 0, high)
         return self
+
+
+def drop_unsure(page: Page, threshold: float) -> Page:
+    """The page without lines and words whose confidence is under ``threshold``; line text follows the words
+    that remain."""
+    for block in page.blocks:
+        block.lines = [ln for ln in block.lines if ln.confidence is None or ln.confidence >= threshold]
+        for line in block.lines:
+            kept = [w for w in line.words if w.confidence is None or w.confidence >= threshold]
+            if len(kept) < len(line.words):
+                line.words, line.text = kept, " ".join(w.text for w in kept)
+    page.blocks = [b for b in page.blocks if b.lines]
+    return page

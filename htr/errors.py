@@ -19,3 +19,12 @@ class ResourceError(HTRError, RuntimeError):
 
 class UsageError(HTRError):
     """Arguments that make no sense together or name nothing usable: the CLI exits with code 2."""
+
+
+def one_line(err: BaseException | str, path=None) -> str:
+    """An error as one line: HTRError messages as they are, others prefixed with their type; a leading
+    "``path``: " is dropped (for reports that name the input in a column of their own)."""
+    text = str(err) if isinstance(err, (str, HTRError)) else f"{type(err).__name__}: {err}"
+    text = " ".join(text.split()) or type(err).__name__
+    prefix = f"{path}: "
+    return text[len(prefix):] if path is not None and text.startswith(prefix) else text

@@ -1,4 +1,5 @@
-"""Reading page images: any common file, bytes, array or PIL image in, an (H, W, 3) uint8 RGB array out.
+"""Reading page images: any common file, bytes, array or PIL image in, an (H, W, 3) uint8 RGB array out;
+the pages of PDFs and multi-page TIFFs (``load_page``, ``page_count``).
 
 Every failure is an ``ImageError`` whose one-line message names the input and the reason; nothing
 raised inside Pillow escapes unwrapped.
@@ -16,8 +17,13 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from htr.errors import ImageError
+from htr.errors import ImageError, one_line
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")  # page images htr looks for
+TIFF_SUFFIXES = (".tif", ".tiff")
+PDF_SUFFIX = ".pdf"
+PDF_DPI = 200
+PDF_MAX_SIDE = 3000  # pixels on a rendered PDF page's long side, at most
 MAX_PIXELS = 178_956_970  # Pillow's default decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS)
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
@@ -232,3 +238,84 @@ def _on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """RGB composited over a white background by its alpha (both uint8)."""
     a = alpha.astype(np.uint32)[:, :, None]
     return ((rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def page_count(path: str | os.PathLike) -> int | None:
+    """Pages of a PDF or TIFF, None for a single image. Raises ImageError for a PDF that cannot be opened;
+    a TIFF whose frames cannot be counted counts as one image (reading it reports the error)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == PDF_SUFFIX:
+        pdf = _open_pdf(path)
+        try:
+            if len(pdf) == 0:
+                raise ImageError(f"{path}: PDF has no pages")
+            return len(pdf)
+        finally:
+            pdf.close()
+    if suffix in TIFF_SUFFIXES:
+        try:
+            with Image.open(path) as im:
+                frames = int(getattr(im, "n_frames", 1))
+        except Exception:
+            return None
+        return frames if frames > 1 else None
+    return None
+
+
+def _open_pdf(path: Path):
+    """The PDF as a pypdfium2 document (close it); ImageError when it cannot be opened."""
+    try:
+        import pypdfium2
+    except ImportError as err:
+        raise ImageError(f"{path}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
+    try:
+        return pypdfium2.PdfDocument(str(path))
+    except Exception as err:
+        raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
+
+
+def render_pdf_page(path: str | os.PathLike, number: int, dpi: int = PDF_DPI,
+                    max_side: int = PDF_MAX_SIDE) -> Image.Image:
+    """Page ``number`` (1-based) of a PDF as an RGB PIL image at ``dpi``, at most ``max_side`` pixels long."""
+    path = Path(path)
+    pdf = _open_pdf(path)
+    try:
+        if not 1 <= number <= len(pdf):
+            raise ImageError(f"{path}: no page {number} (the PDF has {len(pdf)})")
+        page = pdf[number - 1]
+        try:
+            width, height = page.get_size()  # points, 1/72 inch
+            scale = min(dpi / 72, max_side / max(width, height, 1.0))
+            return page.render(scale=scale).to_pil().convert("RGB")
+        finally:
+            page.close()
+    except ImageError:
+        raise
+    except Exception as err:
+        raise ImageError(f"{path}: cannot render PDF page {number} ({one_line(err)})") from err
+    finally:
+        pdf.close()
+
+
+def load_page(path: str | os.PathLike, page: int | None = None) -> np.ndarray:
+    """Page ``page`` (1-based) of a PDF or multi-page TIFF as ``load_image`` gives it; None: the image at
+    ``path`` (a PDF's first page, a TIFF's first frame). Raises ImageError."""
+    path = Path(path)
+    if page is None and path.suffix.lower() != PDF_SUFFIX:
+        return load_image(path)
+    _check_file(path, str(path))
+    if path.suffix.lower() == PDF_SUFFIX:
+        return load_image(render_pdf_page(path, page or 1))
+    try:
+        with Image.open(path) as im:
+            frames = int(getattr(im, "n_frames", 1))
+            if not 1 <= page <= frames:
+                raise ImageError(f"{path}: no page {page} (the file has {frames})")
+            im.seek(page - 1)
+            frame = im.copy()
+    except ImageError:
+        raise
+    except Exception as err:
+        raise ImageError(f"{path}: cannot decode page {page} ({one_line(err)})") from err
+    return load_image(frame)

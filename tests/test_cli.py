@@ -69,7 +69,7 @@ def test_convert_a_folder(tmp_path, page):
     result = htr("convert", tmp_path / "in", tmp_path / "out", "--to", "alto")
     assert result.returncode == 1  # one document failed: reported, the others still converted
     assert "broken.xml" in result.stderr and "converted 2 of 3" in result.stderr
-    for name in ("out/a.xml", "out/sub/b.xml"):
+    for name in ("out/a.alto.xml", "out/sub/b.alto.xml"):
         validate((tmp_path / name).read_text(encoding="utf-8"), "alto4")
     assert not list((tmp_path / "out").rglob("*.part"))
 
@@ -171,7 +171,7 @@ def test_convert_round_trips_real_folders(tmp_path, folder, there, back):
     for original_path in originals:
         original = read_document(original_path)
         for fmt in (there, back):
-            path = tmp_path / fmt / original_path.name
+            path = tmp_path / fmt / f"{original_path.stem}.{fmt}.xml"
             validate(path.read_text(encoding="utf-8"), schemas[fmt])
             copy = read_document(path)
             assert [ln.text for ln in copy.lines] == [ln.text for ln in original.lines], path
@@ -192,3 +192,14 @@ def test_lang_names_a_word_list_the_model_holds_or_exits_2(tmp_path):
     for lang in (["none"] + [",".join(known)] if known else ["none"]):
         result = htr("recognize", tmp_path / "line.png", "--lang", lang, "--json")
         assert result.returncode == 0, result.stderr
+
+
+def test_train_commands_take_the_trainers_own_options(capsys):
+    from htr.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", "lm", "--help"])
+    assert done.value.code == 0 and "--lexicons" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["train", "det", "--bogus"])
+    assert done.value.code == 2 and "htr train det: error: unrecognized arguments: --bogus" in capsys.readouterr().err

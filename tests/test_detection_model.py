@@ -1,5 +1,4 @@
 """Model shapes, loss masks, weights round trip, the Detector and the commands (tiny inputs, CPU)."""
-import argparse
 import json
 
 import numpy as np
@@ -120,8 +119,9 @@ def test_sample_targets_and_word_mask():
 
 
 def test_commands(tmp_path, capsys):
-    from htr.detection.command import configure_detect, configure_eval_detect, run_detect, run_eval_detect
     from PIL import Image
+
+    from htr.cli import build_parser
     model = build_model(TINY)
     save_weights(tmp_path / "det.pt", model, {"long_side": 128})
     Image.fromarray(np.full((120, 90, 3), 250, np.uint8)).save(tmp_path / "p.jpg")
@@ -129,14 +129,15 @@ def test_commands(tmp_path, capsys):
         '<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"><Page imageFilename='
         '"p.jpg" imageWidth="90" imageHeight="120"><TextRegion id="r"><Coords points="5,5 80,5 80,30 5,30"/>'
         '<TextLine id="l"><Coords points="5,5 80,5 80,30 5,30"/></TextLine></TextRegion></Page></PcGts>')
-    parser = configure_detect(argparse.ArgumentParser())
-    args = parser.parse_args([str(tmp_path / "p.jpg"), "--weights", str(tmp_path / "det.pt"), "--overlay",
+    parser = build_parser()
+    args = parser.parse_args(["detect", str(tmp_path / "p.jpg"), "--weights", str(tmp_path / "det.pt"), "--overlay",
                               str(tmp_path / "o.png"), "-o", str(tmp_path / "o.json")])
-    assert run_detect(args) == 0
+    assert args.func(args) == 0
     assert (tmp_path / "o.png").exists() and json.loads((tmp_path / "o.json").read_text())["width"] == 90
-    parser = configure_eval_detect(argparse.ArgumentParser())
-    assert run_eval_detect(parser.parse_args([str(tmp_path), "--weights", str(tmp_path / "det.pt"), "--json"])) == 0
+    args = parser.parse_args(["eval", "detect", str(tmp_path), "--weights", str(tmp_path / "det.pt"), "--json"])
+    assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["total"]["pages"] == 1 and report["total"]["fn"] + report["total"]["tp"] == 1
     with pytest.raises(HTRError, match="not found"):
-        run_detect(parser.parse_args([str(tmp_path), "--weights", str(tmp_path / "none.pt")]))
+        args = parser.parse_args(["detect", str(tmp_path), "--weights", str(tmp_path / "none.pt")])
+        args.func(args)

@@ -326,3 +326,25 @@ def test_pillow_bomb_limit_becomes_image_error(tmp_path, monkeypatch):
         with pytest.raises(ImageError) as excinfo:
             load_image(path, max_pixels=5000)
     _assert_error(excinfo, "too large")
+
+
+def test_load_page_reads_the_pages_of_pdfs_and_tiffs(tmp_path):
+    from htr.imageio import load_page, page_count
+
+    red, blue = Image.new("RGB", (400, 300), (255, 0, 0)), Image.new("RGB", (400, 300), (0, 0, 255))
+    # A fresh copy for every save: Pillow keeps one save's options on the image for the next.
+    red.copy().save(tmp_path / "two.pdf", save_all=True, append_images=[blue.copy()], resolution=100)
+    red.copy().save(tmp_path / "two.tif", save_all=True, append_images=[blue.copy()])
+    red.copy().save(tmp_path / "one.png")
+    assert [page_count(tmp_path / n) for n in ("two.pdf", "two.tif", "one.png")] == [2, 2, None]
+    first = load_page(tmp_path / "two.pdf")  # a PDF's first page when none is named, at 200 dpi
+    assert first.shape == (600, 800, 3) and np.abs(first[300, 400] - np.int16([255, 0, 0])).max() < 8  # JPEG
+    assert np.abs(load_page(tmp_path / "two.pdf", 2)[300, 400] - np.int16([0, 0, 255])).max() < 8
+    assert load_page(tmp_path / "two.tif", 2)[0, 0].tolist() == [0, 0, 255]
+    assert load_page(tmp_path / "two.tif")[0, 0].tolist() == [255, 0, 0]
+    assert load_page(tmp_path / "one.png", 1).shape == (300, 400, 3)
+    for name, page, message in (("two.pdf", 3, "no page 3 (the PDF has 2)"), ("two.tif", 3, "no page 3"),
+                                ("none.pdf", None, "no such file"), ("none.tif", 2, "no such file")):
+        with pytest.raises(ImageError) as excinfo:
+            load_page(tmp_path / name, page)
+        _assert_error(excinfo, str(tmp_path / name), message)

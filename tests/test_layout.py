@@ -83,7 +83,7 @@ def test_a_stamp_between_the_columns_does_not_join_them():
 
 
 def test_min_confidence_drops_unsure_lines_and_words(page):
-    from htr.page_command import drop_unsure
+    from htr.document import drop_unsure
 
     drop_unsure(page, 0.6)
     # "Sir," (0.5) and the 0.25 line go; a line without a confidence stays

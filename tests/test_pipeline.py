@@ -128,6 +128,21 @@ def test_page_command_on_a_blank_page_and_on_a_broken_file(tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("htr: error: ") and not result.stdout
 
 
+def test_page_command_reads_a_page_of_a_pdf(tmp_path):
+    blank = Image.new("RGB", (694, 954), "white")
+    Image.open(EXAMPLES / "letter.jpg").convert("RGB").save(tmp_path / "scan.pdf", save_all=True,
+                                                            append_images=[blank], resolution=200)
+    first = htr("page", str(tmp_path / "scan.pdf"), "--threads", "2")  # the first page when none is named
+    expected = (EXAMPLES / "letter.txt").read_text(encoding="utf-8").split()
+    assert first.returncode == 0, first.stderr
+    assert sum(w in set(first.stdout.split()) for w in expected) >= len(expected) / 2, first.stdout
+    second = htr("page", str(tmp_path / "scan.pdf"), "--page", "2", "--out", "json", "--threads", "2")
+    assert second.returncode == 0 and "no text found" in second.stderr
+    assert read_document_text(second.stdout) == ""
+    beyond = htr("page", str(tmp_path / "scan.pdf"), "--page", "3")
+    assert beyond.returncode == 1 and "no page 3" in beyond.stderr and not beyond.stdout
+
+
 def read_document_text(json_text: str) -> str:
     from htr.formats import parse_document
 

@@ -23,7 +23,9 @@ import numpy as np
 
 from htr.data import normalize
 from htr.data.corpus import MANIFEST, read_manifest
-from htr.recognition.lines import IMAGE_SUFFIXES, LISTING_ROW, image_for, listing_rows
+from htr.files import atomic_write
+from htr.imageio import IMAGE_SUFFIXES
+from htr.recognition.lines import LISTING_ROW, image_for, listing_rows
 
 SPLITS = ("train", "dev")
 CROP_LISTINGS = ("labels.tsv", "lines.jsonl")
@@ -328,6 +330,4 @@ def compile_corpus(sources: list[Source], out: Path, height: int, dev_share: flo
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    tmp = out / (MANIFEST + ".part")
-    tmp.write_text(json.dumps({k: v for k, v in manifest.items() if k != "compiled"}, indent=1), encoding="utf-8")
-    tmp.replace(out / MANIFEST)
+    atomic_write(out / MANIFEST, json.dumps({k: v for k, v in manifest.items() if k != "compiled"}, indent=1))

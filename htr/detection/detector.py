@@ -19,6 +19,7 @@ from htr.detection.data import MEAN, STD
 from htr.detection.model import DBNet, DetConfig, build_model
 from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
 from htr.errors import HTRError
+from htr.files import atomic_path
 from htr.imageio import ImageSource, load_image
 from htr.paths import WEIGHTS_DIR
 
@@ -34,11 +35,8 @@ def save_weights(path: str | Path, model: DBNet, preprocessing: dict | None = No
     blob = {"format": FORMAT, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "config": model.cfg.to_dict(), "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
             "postprocessing": {k: asdict(v) for k, v in post.items()}, "meta": meta or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
 
 
 def load_weights(path: str | Path) -> tuple[DBNet, dict, dict[str, PostConfig], dict]:

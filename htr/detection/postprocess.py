@@ -1,4 +1,4 @@
-"""From probability maps to polygons: numpy, cv2, pyclipper and shapely only (no torch).
+"""From probability maps to polygons, and on to a page: numpy, cv2, pyclipper and shapely only (no torch).
 
 Per kind: binarize the map, optionally split regions that hold several confident seeds along the valley of
 probability between them (watershed; separates touching lines), trace each region's outer contour, simplify
@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import shapely
 
 from htr.detection.targets import clean_polygon, expand_distance, offset_polygon, short_side
+from htr.document import Line, Page, Word
+from htr.layout import layout
 
 
 @dataclass(eq=False)
@@ -191,5 +194,19 @@ def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], ima
     return found
 
 
+def detections_to_page(detections: list[Detection], width: int, height: int, source: str | None = None) -> Page:
+    """Lines in blocks and reading order (htr.layout), each with the words whose largest overlap is with it."""
+    lines = [Line(polygon=d.polygon, confidence=round(d.score, 4)) for d in detections if d.kind == "line"]
+    shapes = [shapely.Polygon(ln.polygon).buffer(0) for ln in lines]
+    for w in (d for d in detections if d.kind == "word"):
+        geom = shapely.Polygon(w.polygon).buffer(0)
+        overlaps = [geom.intersection(s).area for s in shapes]
+        if overlaps and max(overlaps) > 0.3 * geom.area:
+            lines[int(np.argmax(overlaps))].words.append(Word(polygon=w.polygon, confidence=round(w.score, 4)))
+    for line in lines:
+        line.words.sort(key=lambda w: w.polygon[:, 0].min())
+    return Page(width=width, height=height, blocks=layout(lines), source=source)
+
+
 __all__ = ["Detection", "PostConfig", "maps_to_detections", "region_polygons", "split_regions", "unclip",
-           "simplify"]
+           "simplify", "detections_to_page"]

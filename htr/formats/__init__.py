@@ -1,49 +1,21 @@
-"""Reading and writing pages in the standard formats: PAGE-XML, ALTO, hOCR, plain text and JSON."""
+"""Reading and writing pages in the standard formats: PAGE-XML, ALTO, hOCR, plain text and JSON (one record
+each in ``htr.formats.registry``)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-
-from htr.document import Block, Line, Page
+from htr.document import Page
 from htr.errors import FormatError
+from htr.files import atomic_write
 from htr.formats.alto import read_alto, write_alto
 from htr.formats.hocr import read_hocr, write_hocr
 from htr.formats.jsonio import read_json, write_json
 from htr.formats.pagexml import read_page_xml, write_page_xml
+from htr.formats.registry import (DOCUMENT_SUFFIXES, FORMATS, REGISTRY, Format, document_files, document_key,
+                                  format_for_path, get_format)
+from htr.formats.text import read_text, write_text
 from htr.formats.xmlutil import local, parse_xml
-
-FORMATS = ("page", "alto", "hocr", "text", "json")
-_SUFFIXES = {".hocr": "hocr", ".html": "hocr", ".htm": "hocr", ".xhtml": "hocr", ".txt": "text",
-             ".json": "json", ".alto": "alto"}
-# Double suffixes that say which XML dialect a .xml file holds.
-_XML_SUFFIXES = {".page.xml": "page", ".alto.xml": "alto", ".pagexml.xml": "page"}
-EXTENSIONS = {"page": ".xml", "alto": ".xml", "hocr": ".hocr", "text": ".txt", "json": ".json"}
-
-
-def write_text(page: Page) -> str:
-    text = page.text
-    return text + "\n" if text else ""
-
-
-def read_text(text: str) -> Page:
-    """Plain text: paragraphs (separated by blank lines) become blocks, each line a line; no geometry."""
-    empty = np.zeros((0, 2), np.float32)
-    blocks = []
-    for paragraph in text.replace("\r\n", "\n").split("\n\n"):
-        lines = [Line(polygon=empty, text=t.strip()) for t in paragraph.split("\n") if t.strip()]
-        if lines:
-            blocks.append(Block(polygon=empty, lines=lines))
-    return Page(width=0, height=0, blocks=blocks)
-
-
-def format_for_path(path: str | Path) -> str | None:
-    """The output format a file name asks for, or None where it does not say (a plain .xml)."""
-    name = Path(path).name.lower()
-    for suffix, fmt in _XML_SUFFIXES.items():
-        if name.endswith(suffix):
-            return fmt
-    return _SUFFIXES.get(Path(name).suffix)
 
 
 def sniff_format(data: str) -> str:
@@ -85,25 +57,29 @@ def read_document(path: str | Path, clip: bool = True) -> Page:
 
 def parse_document(data: str, fmt: str | None = None, clip: bool = True) -> Page:
     """A Page from a document's text in the given format (sniffed when None)."""
-    fmt = fmt or sniff_format(data)
-    readers = {"page": read_page_xml, "alto": read_alto, "hocr": read_hocr, "json": read_json, "text": read_text}
-    if fmt not in readers:
-        raise FormatError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    if fmt in ("page", "alto"):
-        data = data.encode("utf-8")  # ElementTree refuses str input that carries an encoding declaration
-        return readers[fmt](data, clip=clip)
-    return readers[fmt](data)
+    record = get_format(fmt or sniff_format(data))
+    if record.read is None:
+        raise FormatError(f"htr writes {record.title} but cannot read it")
+    return record.read(data, clip)
 
 
-def write_document(page: Page, fmt: str) -> str:
-    """The page as text in one of FORMATS."""
-    writers = {"page": write_page_xml, "alto": write_alto, "hocr": write_hocr, "json": write_json,
-               "text": write_text}
-    if fmt not in writers:
-        raise FormatError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    return writers[fmt](page)
+def write_document(page: Page, fmt: str, image=None) -> str | bytes:
+    """The page as a document in one of FORMATS (bytes for a binary format); ``image``: the page image (RGB),
+    for the formats that need it."""
+    record = get_format(fmt)
+    if not record.needs_image:
+        return record.write(page)
+    if image is None:
+        raise FormatError(f"writing {record.title} needs the page image")
+    return record.write(page, image)
 
 
-__all__ = ["FORMATS", "EXTENSIONS", "read_document", "parse_document", "write_document", "sniff_format",
-           "format_for_path", "read_page_xml", "write_page_xml", "read_alto", "write_alto", "read_hocr",
-           "write_hocr", "read_json", "write_json", "read_text", "write_text"]
+def save_document(page: Page, path: str | os.PathLike, fmt: str, image=None) -> None:
+    """Write the page to ``path`` in format ``fmt``, whole or not at all (a temporary file renamed into place)."""
+    atomic_write(path, write_document(page, fmt, image))
+
+
+__all__ = ["FORMATS", "REGISTRY", "DOCUMENT_SUFFIXES", "Format", "get_format", "read_document", "parse_document",
+           "write_document", "save_document", "sniff_format", "format_for_path", "document_key", "document_files",
+           "read_page_xml", "write_page_xml", "read_alto", "write_alto", "read_hocr", "write_hocr", "read_json",
+           "write_json", "read_text", "write_text"]

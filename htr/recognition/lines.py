@@ -13,9 +13,7 @@ from htr.data.normalize import normalize_text
 from htr.errors import FormatError, HTRError
 from htr.formats import read_document
 from htr.geometry import crop_page_lines
-from htr.imageio import load_image
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
+from htr.imageio import IMAGE_SUFFIXES, load_image
 
 
 @dataclass
@@ -122,3 +120,25 @@ def folder_documents(folder: Path, height: int = 40, limit: int = 0) -> Iterator
             yield document_lines(xml, height)
         except FileNotFoundError as err:
             raise HTRError(str(err)) from err
+
+
+def labelled_inputs(folders: list[Path], height: int, limit: int, split: str):
+    """(row label, lists of GTLine) per folder; a compiled corpus gives a row per source of its ``split``."""
+    from htr.data.corpus import is_corpus, open_lines, read_manifest
+
+    for folder in folders:
+        if not is_corpus(folder):
+            yield str(folder), folder_documents(folder, height, limit)
+            continue
+        for source in sorted(read_manifest(folder)["sources"]):
+            lines = open_lines(folder, split, [source])
+            if len(lines):
+                yield f"{folder}/{source}", corpus_documents(lines, limit)
+
+
+def corpus_documents(lines, limit: int):
+    """A compiled selection's lines as GTLine lists of 64 (at most ``limit`` lists; 0: all)."""
+    starts = range(0, len(lines), 64)[: limit or None]
+    for k in starts:
+        yield [GTLine(np.asarray(lines.image(i)), lines.texts[i], lines.names[i])
+               for i in range(k, min(k + 64, len(lines)))]

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from htr.files import atomic_path
 from htr.recognition.codec import Codec
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode
 from htr.recognition.lm import CharLM
@@ -87,11 +88,8 @@ def save_weights(path, model: CRNN, codec: Codec, meta: dict | None = None, half
     blob = {"state_dict": state, "config": model.cfg.to_dict(), "charset": codec.charset,
             "preprocess": {"height": model.cfg.height, "normalize": NORMALIZE, "stride": model.cfg.stride},
             "meta": dict(meta or {})}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
 
 
 def load_weights(path) -> tuple[CRNN, Codec, dict]:

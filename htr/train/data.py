@@ -51,7 +51,7 @@ def resolve_data(specs: list[str], run_dir: Path, height: int, dev_share: float 
                  workers: int = 1) -> list[tuple[Path, list[str] | None, float]]:
     """(corpus folder, its sources to use or None for all, weight) per --data entry: a compiled corpus, one
     source of it (CORPUS/SOURCE), or a ground-truth folder (``[NAME=]GT[:train|:dev]``, as ``htr data compile`` takes it) compiled into RUN/corpus."""
-    from htr.data.command import gt_sources, parse_gt
+    from htr.data.sources import gt_sources, parse_gt
     from htr.data.compile import compile_corpus
 
     entries = [parse_data(s) for s in specs]

@@ -1,0 +1,152 @@
+"""`htr batch IN_DIR OUT_DIR`: every page image, multi-page TIFF and PDF of a folder read into documents;
+resumable, failures listed, a manifest line per page. The reading itself is ``htr.batch``."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Options, commit,
+                       find_pages, interrupts_deferred, is_done, page_results, remove_temporaries, write_failures)
+from htr.cli.options import add_pipeline_weights, lang_codes, lm_path, positive_int
+from htr.errors import HTRError, one_line
+from htr.files import unique_tag
+from htr.formats import FORMATS, REGISTRY
+from htr.imageio import IMAGE_SUFFIXES, PDF_DPI, PDF_MAX_SIDE
+
+DEFAULT_FORMATS = ("page",)
+OUTPUTS = "\n".join(f"  {'KEY' + f.suffix:<18}{f.title:<20}"
+                    f"({'--formats ' + f.name + ', the default' if (f.name,) == DEFAULT_FORMATS else f.name})"
+                    for f in REGISTRY.values())
+
+EPILOG = f"""\
+outputs (KEY: the input's path under IN_DIR without its suffix; the pages of a PDF
+or a multi-page TIFF get _p0001, _p0002, ... added):
+{OUTPUTS}
+  {MANIFEST}    one JSON line appended per page finished: input, page, outputs,
+                    seconds, lines, words, mean_confidence, peak_rss_mb (of the
+                    process that read it)
+  {FAILURES}      the pages that failed in the latest run: input, page, error
+
+inputs: {' '.join(IMAGE_SUFFIXES)} and .pdf (any case), recursively;
+PDF pages are rendered at {PDF_DPI} dpi (at most {PDF_MAX_SIDE} px on the long side). Hidden files and
+folders (names starting with '.') and OUT_DIR itself are not read.
+
+resuming: every output is written under a temporary name and renamed into place, so
+it is complete or absent. A page whose outputs all exist is skipped: after Ctrl-C (or
+a crash) the same command does only the rest. Delete a page's outputs to redo it.
+
+exit codes:
+  0    every page done (or already done)
+  1    fatal error: IN_DIR missing, no inputs found, models not loadable
+  3    partial failure: some pages failed (listed in OUT_DIR/{FAILURES}); the rest are done
+  130  interrupted (Ctrl-C or SIGTERM); finished pages are kept, temporary files removed
+"""
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown) or text!r}; "
+                                         f"a comma list of {', '.join(FORMATS)}")
+    return formats
+
+
+def register(commands) -> None:
+    p = commands.add_parser(
+        "batch", help="read a folder of page images, TIFFs and PDFs into documents (resumable)",
+        description="Read every page image, multi-page TIFF and PDF under IN_DIR (recursively) and write\n"
+                    "its text, lines and words to OUT_DIR, mirroring the input tree. Resumable; a page that\n"
+                    "fails is recorded and the run goes on.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("in_dir", metavar="IN_DIR", help="folder of page images, TIFFs and PDFs (read recursively)")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created; may be inside IN_DIR)")
+    p.add_argument("--formats", type=parse_formats, default=DEFAULT_FORMATS, metavar="LIST",
+                   help=f"comma list of output formats: {', '.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)})")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="processes reading pages in parallel, each loading the models (default: 1, in this "
+                        "process); each uses cpu_count / N torch threads")
+    add_pipeline_weights(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no line per failed page (failures.tsv still lists them)")
+    p.set_defaults(func=run)
+
+
+def _describe(job_or_failure, in_dir: Path) -> str:
+    name = job_or_failure.input.relative_to(in_dir).as_posix()
+    return name if job_or_failure.page is None else f"{name} page {job_or_failure.page}"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(args) -> int:
+    """Run a batch; the exit code (0 done, 3 some pages failed, 130 interrupted). HTRError when fatal.
+    SIGTERM (a scheduler's stop) ends the run as cleanly as Ctrl-C."""
+    from tqdm import tqdm
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+    in_dir, out_dir, formats = Path(args.in_dir), Path(args.out_dir), tuple(args.formats)
+    if not in_dir.is_dir():
+        raise HTRError(f"{in_dir}: {'not a folder' if in_dir.exists() else 'no such folder'}")
+    jobs, failures = find_pages(in_dir, out_dir)
+    if not jobs and not failures:
+        raise HTRError(f"{in_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) or PDFs found")
+    todo = [job for job in jobs if not is_done(job, out_dir, formats)]
+    skipped = len(jobs) - len(todo)
+    files = len({job.input for job in jobs})
+    unreadable = f", {len(failures)} unreadable" if failures else ""
+    print(f"htr batch: {len(jobs)} pages found in {files} files{unreadable}; {skipped} already done, skipped; "
+          f"{len(todo)} to read", file=sys.stderr)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = Options(out_dir=out_dir, formats=formats, tag=unique_tag(), det_weights=args.det_weights,
+                      rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args), lang=lang_codes(args),
+                      threads=max(1, (os.cpu_count() or 1) // args.workers))
+    quiet = args.quiet
+    for failure in failures:
+        if not quiet:
+            print(f"htr: failed: {_describe(failure, in_dir)}: {failure.error}", file=sys.stderr)
+    done, interrupted, start = 0, False, time.perf_counter()
+    bar = tqdm(total=len(todo), unit="page", disable=quiet or not todo, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
+    try:
+        if todo:
+            with page_results(todo, options, args.workers) as results, \
+                    open(out_dir / MANIFEST, "a", encoding="utf-8") as manifest:
+                for result in results:
+                    if result.fatal:
+                        raise HTRError(result.fatal)
+                    if not result.error:
+                        try:
+                            with interrupts_deferred():
+                                commit(result, in_dir, out_dir, manifest)
+                            done += 1
+                        except OSError as err:
+                            result.error = f"cannot write the outputs ({one_line(err)})"
+                    if result.error:
+                        failures.append(Failure(result.job.input, result.job.page, result.error))
+                        if not quiet:
+                            bar.write(f"htr: failed: {_describe(result.job, in_dir)}: {result.error}",
+                                      file=sys.stderr)
+                    bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        remove_temporaries({out_dir} | {(out_dir / job.key).parent for job in todo}, options.tag)
+    write_failures(out_dir / FAILURES, failures, in_dir, options.tag)
+    seconds = time.perf_counter() - start
+    print(f"htr batch: {done} done, {skipped} skipped, {len(failures)} failed"
+          f"{', interrupted' if interrupted else ''} in {seconds:.1f} s ({done / max(seconds, 1e-9):.2f} pages/s)"
+          f"{f'; failures in {out_dir / FAILURES}' if failures else ''}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PARTIAL if failures else EXIT_OK

@@ -1,0 +1,390 @@
+"""`htr eval text | detect | lines | pages`: OCR output, and htr's models beside other engines (--system),
+scored against ground truth; one table and JSON printer for all four."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from htr.cli.options import (add_json, add_limit, add_reader_options, add_recognizer_options, add_scoring_options,
+                             add_system_option, add_threads, add_weights, reader, recognizer)
+from htr.errors import HTRError
+
+# ------------------------------------------------------------------------------------------------ printing
+
+# A table column: (key in the figures, title, alignment and width, value format).
+SYSTEM = ("system", "system", "<9", "")
+CER, WER = ("cer", "CER", ">7", ".4f"), ("wer", "WER", ">7", ".4f")
+BOW_F1 = ("bow_f1", "BoW-F1", ">7", ".4f")
+X_HTR = ("x_htr", "x htr", ">6", ".2f")
+DIGITS = {"cer": 4, "wer": 4, "bow_f1": 4, "precision": 4, "recall": 4, "f1": 4, "x_htr": 3, "median_seconds": 3,
+          "lines_per_second": 2}  # decimals kept in JSON reports
+
+
+def folder_column(width: int) -> tuple[str, str, str, str]:
+    return ("folder", "folder", f"<{width}", "")
+
+
+def header(columns, note: str = "") -> str:
+    return " ".join(format(title, align) for _, title, align, _ in columns) + note
+
+
+def row(figures: dict, columns) -> str:
+    """A table line of ``figures``; a missing or None value prints as '-'."""
+    cells = (format("-" if figures.get(key) is None else format(figures[key], spec), align)
+             for key, _, align, spec in columns)
+    return " ".join(cells)
+
+
+def system_rows(label: str, systems: dict[str, dict], columns, common: dict) -> str:
+    """A folder's table lines, one per system (the folder named on the first); ``common``: figures of them all."""
+    lines = []
+    for name, figures in systems.items():
+        lines.append(row({**common, **figures, "folder": label, "system": name}, columns))
+        label = ""
+    return "\n".join(lines)
+
+
+def rounded(figures: dict) -> dict:
+    """Figures as JSON reports give them: DIGITS decimals."""
+    return {k: round(v, DIGITS[k]) if k in DIGITS and v is not None else v for k, v in figures.items()}
+
+
+def ratio(value: float, htr_value: float) -> float | None:
+    """A system's error as a multiple of htr's (None when htr's is 0 or unknown)."""
+    return value / htr_value if htr_value else None
+
+
+def median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def folders_of(names: list[str], missing: str = "no such folder") -> list[Path]:
+    folders = list(map(Path, names))
+    for folder in folders:
+        if not folder.is_dir():
+            raise HTRError(f"{folder}: {missing}")
+    return folders
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+def register(commands) -> None:
+    evaluate = commands.add_parser("eval", help="score OCR output against ground truth",
+                                   description="Score OCR output against ground truth.")
+    sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
+
+    p = sub.add_parser(
+        "text", help="CER, WER and bag-of-words F1 of page texts",
+        description="Character and word error rates (edit distance over the ground truth's length, whitespace "
+                    "normalised) and order-free bag-of-words precision/recall/F1 of predicted page texts. PRED "
+                    "and GT are two files, or two folders of PAGE/ALTO/hOCR/JSON/txt documents matched by name. "
+                    "Totals are micro-averages over all pages.")
+    p.add_argument("pred", help="predicted document or folder")
+    p.add_argument("gt", help="ground-truth document or folder")
+    add_scoring_options(p)
+    p.set_defaults(func=run_text)
+
+    p = sub.add_parser(
+        "detect", help="precision, recall and F1 of detected line polygons",
+        description="Detect the lines of every page image in a folder with ground-truth PAGE/ALTO beside it, and "
+                    "score them: one-to-one matching at an IoU threshold, per folder and in total.")
+    p.add_argument("gt", nargs="+", help="folders of page images with ground-truth PAGE/ALTO XML of the same name "
+                                         "(each folder holding XML, sub-folders too, is scored separately)")
+    add_weights(p, "det")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
+    p.add_argument("--kind", default="line", choices=("line", "word"), help="what to score (default: line)")
+    add_limit(p)
+    add_threads(p)
+    add_system_option(p)
+    add_json(p)
+    p.set_defaults(func=run_detect)
+
+    p = sub.add_parser(
+        "lines", help="CER and WER of recognised ground-truth lines",
+        description="Crop every ground-truth line of a folder of page images with PAGE/ALTO beside them, recognise "
+                    "it, and print CER and WER per folder and in total.")
+    p.add_argument("gt_dirs", nargs="+", help="folders of PAGE-XML/ALTO ground truth beside their page images, "
+                                              "or of line/word crops listed in labels.tsv (image, tab, text) or "
+                                              "lines.jsonl (htr synth lines)")
+    add_limit(p, "documents")
+    p.add_argument("--split", default="dev", choices=("dev", "train"),
+                   help="for a compiled corpus (htr data compile) given as GT_DIR: the split read, a row per "
+                        "source (default: dev)")
+    add_system_option(p)
+    add_recognizer_options(p)
+    add_scoring_options(p, "print JSON")
+    p.set_defaults(func=run_lines)
+
+    p = sub.add_parser(
+        "pages", help="page CER and bag-of-words F1 of the full pipeline",
+        description="Read every page image of folders with ground-truth PAGE/ALTO beside them with the full "
+                    "pipeline (and with other engines, --system) and score the page text in reading order: CER, "
+                    "WER, bag-of-words F1 and seconds per page, per folder and in total.")
+    p.add_argument("gt_dirs", nargs="+", help="folders of page images with ground-truth PAGE/ALTO beside them")
+    add_system_option(p)
+    p.add_argument("--gt-lines", action="store_true",
+                   help="htr reads the ground-truth lines instead of detecting them (the recogniser's and the "
+                        "layout's share of the error: reading order is the ground truth's)")
+    add_limit(p)
+    add_scoring_options(p)
+    add_reader_options(p)
+    p.set_defaults(func=run_pages)
+
+
+def _pairs(pred: Path, gt: Path) -> tuple[list[tuple[str, Path | None, Path]], list[str]]:
+    """(name, prediction or None, ground truth) for every ground-truth page, and unmatched predictions."""
+    from htr.formats import document_files, document_key
+
+    for path in (pred, gt):
+        if not path.exists():
+            raise HTRError(f"{path}: no such file or directory")
+    if gt.is_file():
+        if pred.is_dir():
+            raise HTRError(f"{gt} is a file but {pred} is a folder: give two files or two folders")
+        return [(document_key(gt), pred, gt)], []
+    if pred.is_file():
+        raise HTRError(f"{gt} is a folder but {pred} is a file: give two files or two folders")
+    gt_files, pred_files = document_files(gt), document_files(pred)
+    if not gt_files:
+        raise HTRError(f"{gt}: no ground-truth documents found")
+    pairs = [(key, pred_files.get(key), path) for key, path in gt_files.items()]
+    return pairs, sorted(set(pred_files) - set(gt_files))
+
+
+def _text_figures(s) -> dict:
+    return {"cer": s.cer, "wer": s.wer, "bow_precision": s.bow_precision, "bow_recall": s.bow_recall,
+            "bow_f1": s.bow_f1, "chars": s.chars, "words": s.words}
+
+
+def run_text(args) -> int:
+    from htr.evaluate import TextScore, score_text
+    from htr.formats import read_document
+
+    pairs, unmatched = _pairs(Path(args.pred), Path(args.gt))
+    rows, total = [], TextScore()
+    for name, pred_path, gt_path in pairs:
+        gt_text = read_document(gt_path).text
+        pred_text = read_document(pred_path).text if pred_path else ""
+        score = score_text(pred_text, gt_text, case=args.ignore_case, punctuation=args.ignore_punctuation)
+        total = total + score
+        rows.append((name, score, pred_path is None))
+    if args.json:
+        report = {"pages": [{"name": n, "missing": m, **_text_figures(s)} for n, s, m in rows],
+                  "total": {"pages": len(rows), **_text_figures(total)}, "unmatched_predictions": unmatched}
+        print(json.dumps(report, indent=1))
+    else:
+        width = max(12, *(len(n) for n, _, _ in rows))
+        columns = [CER, WER, BOW_F1, ("chars", "chars", ">7", "d")]
+        print(f"{'page':<{width}}  {header(columns)}")
+        for name, s, missing in rows:
+            print(f"{name:<{width}}  {row(_text_figures(s), columns)}{'  (no prediction)' if missing else ''}")
+        print(f"{f'total ({len(rows)} pages)':<{width}}  {row(_text_figures(total), columns)}")
+    for name in unmatched:
+        print(f"htr: warning: prediction {name!r} has no ground truth; ignored", file=sys.stderr)
+    missing = sum(m for _, _, m in rows)
+    if missing:
+        print(f"htr: warning: {missing} ground-truth pages have no prediction (scored as empty)", file=sys.stderr)
+    return 0
+
+
+def _finder(system: str, args):
+    """A function from a page image to the polygons of the kind scored, for one system."""
+    from htr import peers
+
+    if system != "htr":
+        if args.kind != "line":
+            raise HTRError(f"--system {system}: only lines can be scored for peer engines (use --kind line)")
+        return lambda image: peers.detect_lines(system, image)
+    from htr.detection.detector import Detector
+
+    detector = Detector(args.weights, threads=args.threads or None)
+    return lambda image: [d.polygon for d in detector.detect(image) if d.kind == args.kind]
+
+
+def run_detect(args) -> int:
+    """Line (or word) precision, recall and F1 at an IoU, and seconds per page, per folder and system."""
+    from htr.detection.data import page_files
+    from htr.evaluate import DetectionScore, match_polygons
+    from htr.formats import read_document
+    from htr.imageio import load_image
+    from htr.peers import chosen_systems
+
+    roots = folders_of(args.gt, "not a folder")
+    folders = sorted({x.parent for root in roots for x in root.rglob("*.xml")})
+    pairs = {f: page_files(f)[: args.limit or None] for f in folders}
+    pairs = {f: p for f, p in pairs.items() if p}
+    if not pairs:
+        raise HTRError(f"{', '.join(args.gt)}: no page images with ground-truth XML beside them")
+    systems = chosen_systems(args.system)
+    finders = {name: _finder(name, args) for name in systems}
+    report = []  # (folder, pages, {system: score}, {system: [seconds per page]})
+    for folder, items in pairs.items():
+        scores, times = {name: DetectionScore() for name in systems}, {name: [] for name in systems}
+        for image_path, xml_path in items:
+            page = read_document(xml_path)
+            gt = [ln.polygon for ln in page.lines] if args.kind == "line" else [w.polygon for w in page.words()]
+            image = load_image(image_path)
+            for name in systems:
+                start = time.perf_counter()
+                found = finders[name](image)
+                times[name].append(time.perf_counter() - start)
+                scores[name] += match_polygons(found, gt, args.iou)[0]
+        report.append((str(folder), len(items), scores, times))
+    pages = sum(n for _, n, _, _ in report)
+    report.append(("total", pages, {name: sum((r[2][name] for r in report), DetectionScore()) for name in systems},
+                   {name: [t for r in report for t in r[3][name]] for name in systems}))
+    every = [{name: {"precision": s[name].precision, "recall": s[name].recall, "f1": s[name].f1, "tp": s[name].tp,
+                     "fp": s[name].fp, "fn": s[name].fn, "median_seconds": median(t[name])} for name in systems}
+             for _, _, s, t in report]
+    if args.json:  # the first system's figures at the top, as when htr was the only system
+        entries = [{**rounded(e[systems[0]]), "systems": {n: rounded(f) for n, f in e.items()}} for e in every]
+        print(json.dumps({"kind": args.kind, "iou": args.iou, "median_seconds": entries[-1]["median_seconds"],
+                          "folders": [{"folder": f, "pages": n, **e} for (f, n, _, _), e in zip(report[:-1], entries)],
+                          "total": {"pages": pages, **entries[-1]}}, indent=1))
+        return 0
+    columns = [folder_column(max(12, *(len(f) for f, _, _, _ in report[:-1]))), SYSTEM, ("pages", "pages", ">5", "d"),
+               ("precision", "P", ">7", ".4f"), ("recall", "R", ">7", ".4f"), ("f1", "F1", ">7", ".4f"),
+               ("median_seconds", "s/page", ">7", ".3f")]
+    print(header(columns, f"   ({args.kind}s at IoU {args.iou}; s/page: median)"))
+    for (f, n, _, _), figures in zip(report, every):
+        print(system_rows(f, figures, columns, {"pages": n}))
+    return 0
+
+
+def _line_figures(scores: dict, seconds: dict[str, float], lines: int) -> dict[str, dict]:
+    """Every system's figures on a folder (or the total): CER, WER, lines/s and CER as a multiple of htr's."""
+    htr_cer = scores["htr"].cer if "htr" in scores else 0.0
+    return {name: {"cer": s.cer, "wer": s.wer, "chars": s.chars, "words": s.words,
+                   "lines_per_second": lines / seconds[name] if seconds[name] else None,
+                   "x_htr": ratio(s.cer, htr_cer)} for name, s in scores.items()}
+
+
+def _line_entry(figures: dict[str, dict], lines: int) -> dict:
+    """One folder's (or the total's) JSON: the first system's scores at the top, as when htr was the only
+    system, and every system's under "systems"."""
+    first = next(iter(figures.values()))
+    return {**rounded({k: first[k] for k in ("cer", "wer", "chars", "words")}), "lines": lines,
+            "systems": {name: rounded(f) for name, f in figures.items()}}
+
+
+def run_lines(args) -> int:
+    """Crop every ground-truth line, recognise the crops with each system, and print CER/WER per folder and
+    in total, one row per system, with its CER as a multiple of htr's and its lines per second (time spent
+    recognising only)."""
+    from htr import peers
+    from htr.evaluate import TextScore, score_text
+    from htr.recognition.lines import labelled_inputs
+
+    systems = peers.chosen_systems(args.system)
+    read = {name: partial(peers.recognize_lines, name) for name in systems if name != "htr"}
+    rec = recognizer(args) if "htr" in systems else None
+    if rec is not None:
+        read["htr"] = lambda crops: [r.text for r in rec.recognize(crops)]
+    folders = folders_of(args.gt_dirs)
+    inputs = list(labelled_inputs(folders, rec.height if rec is not None else 40, args.limit, args.split))
+    columns = [folder_column(max([6, *(len(label) for label, _ in inputs)])), SYSTEM,
+               ("lines", "lines", ">6", "d"), CER, WER, X_HTR, ("lines_per_second", "lines/s", ">8", ".1f")]
+    if not args.json:
+        print(header(columns))
+    report, parts = {}, []
+    for folder, docs in inputs:
+        scores, seconds, n, n_docs = {name: TextScore() for name in systems}, dict.fromkeys(systems, 0.0), 0, 0
+        for lines in docs:
+            n_docs += 1
+            for name in systems:
+                start = time.perf_counter()
+                texts = read[name]([line.image for line in lines])
+                seconds[name] += time.perf_counter() - start
+                for line, text in zip(lines, texts):
+                    scores[name] += score_text(text, line.text, case=args.ignore_case,
+                                               punctuation=args.ignore_punctuation)
+            n += len(lines)
+        parts.append((scores, seconds, n))
+        figures = _line_figures(scores, seconds, n)
+        report[folder] = {**_line_entry(figures, n), "documents": n_docs}
+        if not args.json:
+            print(system_rows(folder, figures, columns, {"lines": n}), flush=True)
+    lines = sum(p[2] for p in parts)
+    total = _line_figures({name: sum((p[0][name] for p in parts), TextScore()) for name in systems},
+                          {name: sum(p[1][name] for p in parts) for name in systems}, lines)
+    if args.json:
+        print(json.dumps({"folders": report, "total": _line_entry(total, lines)}, indent=1))
+    elif len(report) > 1:
+        print(system_rows("total", total, columns, {"lines": lines}))
+    return 0
+
+
+def _page_figures(rows: list, k: int) -> dict:
+    """Row ``k``'s figures, its CER as a multiple of htr's in the same folder among ``rows``."""
+    folder, system, score, seconds = rows[k]
+    htr_cer = next((r[2].cer for r in rows if r[0] == folder and r[1] == "htr"), 0.0)
+    return {"folder": folder, "system": system, "cer": score.cer, "wer": score.wer, "bow_f1": score.bow_f1,
+            "x_htr": ratio(score.cer, htr_cer), "pages": len(seconds), "median_seconds": median(seconds)}
+
+
+def _ground_truth_pages(folder: Path, limit: int) -> list[tuple[Path, Path, str]]:
+    """(image, ground-truth file, its text) for the pages of a folder with an image beside them."""
+    from htr.formats import read_document
+    from htr.recognition.lines import gt_documents, image_for
+
+    pairs = []
+    for xml in gt_documents(folder):
+        truth = read_document(xml)
+        image = image_for(xml, truth.source)
+        if image is not None:
+            pairs.append((image, xml, truth.text))
+    if not pairs:
+        raise HTRError(f"{folder}: no page images with ground-truth XML beside them")
+    return pairs[: limit or None]
+
+
+def run_pages(args) -> int:
+    """Read every ground-truth page with each system; page CER in reading order, bag-of-words F1 and
+    seconds per page, per folder and in total."""
+    from htr import peers
+    from htr.evaluate import TextScore, score_text
+    from htr.formats import write_document
+    from htr.imageio import load_image
+
+    systems = peers.chosen_systems(args.system)
+    folders = [(folder, _ground_truth_pages(folder, args.limit)) for folder in folders_of(args.gt_dirs)]
+    htr_reader = reader(args) if "htr" in systems else None
+    columns = [folder_column(max(6, *(len(str(f)) for f, _ in folders))), SYSTEM, ("pages", "pages", ">5", "d"),
+               CER, WER, BOW_F1, X_HTR, ("median_seconds", "s/page", ">7", ".2f")]
+    rows = []  # (folder, system, score, seconds per page)
+
+    def add(*new_row) -> None:
+        rows.append(new_row)
+        if not args.json:  # the folder named on its first system's row only
+            first = next(r for r in rows if r[0] == new_row[0])[1] == new_row[1]
+            print(row({**_page_figures(rows, len(rows) - 1), "folder": new_row[0] if first else ""}, columns),
+                  flush=True)
+
+    if not args.json:
+        print(header(columns, "   (s/page: median)"))
+    for folder, pairs in folders:
+        for system in systems:
+            score, seconds = TextScore(), []
+            for image_path, xml, gt in pairs:
+                start = time.perf_counter()
+                if system == "htr":  # load to hOCR, as a user's run
+                    page = htr_reader.read(load_image(image_path), lines=xml if args.gt_lines else None)
+                    write_document(page, "hocr")
+                    text = page.text
+                else:
+                    text = peers.read_page_text(system, load_image(image_path))
+                seconds.append(time.perf_counter() - start)
+                score += score_text(text, gt, case=args.ignore_case, punctuation=args.ignore_punctuation)
+            add(str(folder), system, score, seconds)
+    if len(folders) > 1:
+        for system in systems:
+            mine = [r for r in rows if r[1] == system]
+            add("total", system, sum((r[2] for r in mine), TextScore()), [t for r in mine for t in r[3]])
+    if args.json:
+        print(json.dumps({"rows": [rounded(_page_figures(rows, k)) for k in range(len(rows))]}, indent=1))
+    return 0

@@ -1,0 +1,130 @@
+"""The options several commands share, each defined once, and the objects built from them."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from htr.errors import ResourceError, UsageError
+from htr.paths import DEFAULT_LM
+from htr.peers import CHOICES
+from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
+
+WEIGHTS_HELP = {"det": "detector weights (default: the shipped htr/weights/det.pt)",
+                "rec": "recogniser weights (default: the shipped htr/weights/rec.pt)"}
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
+
+
+def add_weights(p: argparse.ArgumentParser, kind: str) -> None:
+    """--weights: the one model a command uses (kind: det or rec)."""
+    p.add_argument("--weights", help=WEIGHTS_HELP[kind])
+
+
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+
+
+def add_decoding_options(p: argparse.ArgumentParser) -> None:
+    """--beam, --lm and --lang, shared by every command that recognises text."""
+    p.add_argument("--beam", type=int, default=DEFAULT_BEAM,
+                   help=f"CTC beam width; 0 for greedy decoding, no language model (default: {DEFAULT_BEAM})")
+    p.add_argument("--lm", default=str(DEFAULT_LM),
+                   help="character language model for the beam search, from `htr train lm`; 'none' for none "
+                        "(default: the shipped htr/weights/lm.json.gz)")
+    p.add_argument("--lang", help="languages whose word lists the beam search favours: comma-separated codes "
+                                  "of those the language model holds (the shipped one: en fr de es it nl pt cs), "
+                                  f"or 'none' (default: {','.join(DEFAULT_LANGS)}, those of them it holds)")
+
+
+def add_pipeline_weights(p: argparse.ArgumentParser) -> None:
+    """--det-weights, --rec-weights and the decoding options: the models of the whole pipeline."""
+    p.add_argument("--det-weights", help=WEIGHTS_HELP["det"])
+    p.add_argument("--rec-weights", help=WEIGHTS_HELP["rec"])
+    add_decoding_options(p)
+
+
+def add_reader_options(p: argparse.ArgumentParser) -> None:
+    """What ``reader(args)`` takes: the pipeline's weights and decoding, --threads and --no-orient."""
+    add_pipeline_weights(p)
+    add_threads(p)
+    p.add_argument("--no-orient", dest="orient", action="store_false",
+                   help="do not look for pages turned by 90, 180 or 270 degrees")
+
+
+def add_scoring_options(p: argparse.ArgumentParser, json_help: str = "print a JSON report") -> None:
+    """--ignore-case, --ignore-punctuation and --json, of the commands that score text."""
+    p.add_argument("--ignore-case", action="store_true", help="compare case-insensitively")
+    p.add_argument("--ignore-punctuation", action="store_true", help="drop punctuation before comparing")
+    add_json(p, json_help)
+
+
+def add_json(p: argparse.ArgumentParser, help: str = "print a JSON report") -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def add_limit(p: argparse.ArgumentParser, what: str = "pages") -> None:
+    p.add_argument("--limit", type=int, default=0, help=f"at most this many {what} per folder (0: all)")
+
+
+def add_system_option(p: argparse.ArgumentParser) -> None:
+    """The evaluation commands' ``--system``: repeatable or comma-separated, default htr."""
+    p.add_argument("--system", action="append", metavar="NAME",
+                   help=f"system(s) to score: {', '.join(CHOICES)}; repeat or comma-separate (default: htr)")
+
+
+def lm_path(args) -> Path | None:
+    """The --lm option as Recognizer takes it: None for 'none', the shipped model for the default."""
+    return None if args.lm.lower() == "none" else Path(args.lm)
+
+
+def lang_codes(args) -> tuple[str, ...] | None:
+    """The --lang option as Recognizer takes it: a tuple of codes, () for 'none', None when not given."""
+    value = (getattr(args, "lang", None) or "").strip().lower()
+    if not value:
+        return None
+    return () if value == "none" else tuple(c.strip() for c in value.split(",") if c.strip())
+
+
+def reader(args):
+    """The pipeline's Reader, from add_reader_options' options."""
+    from htr.pipeline import Reader
+
+    return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
+                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args))
+
+
+def add_recognizer_options(p: argparse.ArgumentParser) -> None:
+    """What ``recognizer(args)`` takes: --weights, the decoding options and --batch-size."""
+    add_weights(p, "rec")
+    add_decoding_options(p)
+    p.add_argument("--batch-size", type=int, default=16)
+
+
+def recognizer(args):
+    """The Recognizer of add_recognizer_options' options; ResourceError when its weights cannot be loaded."""
+    from htr.recognition.recognizer import DEFAULT_WEIGHTS, Recognizer
+
+    path = Path(args.weights or DEFAULT_WEIGHTS)
+    if not path.is_file():
+        raise ResourceError(f"{path}: recogniser weights not found")
+    try:
+        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args))
+    except UsageError:
+        raise
+    except Exception as err:
+        raise ResourceError(f"{path}: cannot load recogniser weights ({type(err).__name__}: {err})") from err
+
+
+def write_stdout(document: str | bytes) -> None:
+    """A document on stdout: bytes as they are (a binary format), text as text."""
+    if isinstance(document, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document)
+    else:
+        sys.stdout.write(document)
