@@ -130,3 +130,21 @@ def test_lexicon_from_wordfreq_keeps_frequent_words_the_codec_can_spell():
     assert len(words) == 2000 and len(set(words)) == 2000
     assert {"avec", "maison", "être"} <= set(words)
     assert all(w.isalpha() and w == w.lower() and len(w) >= 2 and not codec.unknown_chars(w) for w in words)
+
+
+def test_train_lm_counts_a_corpus_and_stores_word_lists(tmp_path):
+    pytest.importorskip("wordfreq", reason="wordfreq is not installed (pip install -e '.[test]')")
+    from htr.cli import main
+    from tests.test_recognition_train import write_crops
+
+    words = ["le chat dort", "la maison", "un chat noir", "le soir tombe"]
+    crops = write_crops(tmp_path / "crops", words)
+    assert main(["data", "compile", f"fr={crops}:train", "-o", str(tmp_path / "corpus"), "--quiet"]) == 0
+    out = tmp_path / "lm.json.gz"
+    assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--lexicons", "fr,en", "--lexicon-size", "300",
+                 "--synthetic", "0", "--order", "3", "--out", str(out)]) == 0
+    lm = CharLM.load(out)
+    assert lm.meta["lines"] == 4 and lm.meta["sources"] == ["fr"] and set(lm.lexicons) == {"fr", "en"}
+    assert len(lm.lexicons["fr"]) == 300 and "maison" in lm.words(("fr",)) and "the" in lm.words(("en",))
+    assert lm.prob("ch", "a") > lm.prob("ch", "o")  # counted from the corpus lines
+    assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--lexicons", "xx", "--out", str(out)]) == 2

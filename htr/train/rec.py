@@ -19,6 +19,11 @@ shippable weights file from a checkpoint.
 Resuming takes the options from the command line, so repeat the launch options (the defaults are those of
 the run in runs/rec); a changed plan is reported. Batch k is a pure function of (seed, k), so the data
 position is the step. SIGTERM or Ctrl-C finishes the step, checkpoints and exits.
+
+The shipped weights' recipe (MODEL_CARD.md): v1 grown to the whole public corpus, ``training/train_rec.sh
+candidates`` (shapes at equal time), then cosine cycles of the winner, ``training/train_rec.sh cycle N MINUTES``:
+``--init`` the previous cycle, every corpus source as --data (hooker and testaments :3, repertoires :0.4), ``--lr
+8e-4 --warmup 200 --synth auto --synth-steps 0 --ramp-steps 0 --synth-final 0.25 --augment 0.75 --bf16 auto``.
 """
 from __future__ import annotations
 
