@@ -75,7 +75,7 @@ def test_hocr_is_xhtml_with_geometry(page):
 
 def test_hocr_baseline_follows_the_spec(page):
     # hOCR's baseline is 'slope offset' relative to the bottom-left corner of the line's bbox.
-    title = write_hocr(page).split('id="line_1_1_2" title="')[1].split('"')[0]
+    title = write_hocr(page).split('id="l2" title="')[1].split('"')[0]
     slope, offset = (float(v) for v in title.split("baseline ")[1].split(";")[0].split())
     fit = np.polyfit([0, 400, 780], [200 - 210, 204 - 210, 201 - 210], 1)
     assert slope == pytest.approx(fit[0], rel=1e-3)
