@@ -87,6 +87,17 @@ def test_written_xml_validates_against_official_schemas(page):
     validate(write_alto(page), "alto4")
 
 
+def test_element_ids_are_kept_by_every_format(page):
+    def ids(p):
+        return [(e.id, type(e).__name__) for e in p.elements()]
+
+    assert write_page_xml(page)  # a writer fills in the ids a hand-built page lacks, in place ...
+    expected = ids(page)
+    assert "9bad id" not in {i for i, _ in expected} and len(set(expected)) == len(expected)
+    for fmt in ("page", "alto", "hocr", "json"):  # ... and every format keeps them
+        assert ids(parse_document(write_document(page, fmt))) == expected, fmt
+
+
 def test_text_output_is_reading_order(page):
     assert write_document(page, "text") == "Dear Sir,\n" + page.lines[1].text + "\n\nYours truly\n"
 
