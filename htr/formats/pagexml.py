@@ -144,17 +144,12 @@ def is_page_xml(root: ET.Element) -> bool:
 
 # ----------------------------------------------------------------------------------------------- writing
 
-def _points(polygon: np.ndarray, outline: bool = True) -> str:
-    """PAGE points: non-negative integers; an ``outline`` has at least four points (a triangle gets an edge's
-    midpoint, a shape of fewer points its bounding box, at least 1 px), a baseline at least two."""
-    pts = np.asarray(polygon, np.float64).reshape(-1, 2)
-    if outline and len(pts) == 3:
-        pts = np.insert(pts, 1, (pts[0] + pts[1]) / 2, axis=0)
-    pts = np.clip(np.rint(pts), 0, None).astype(np.int64)
-    if len(pts) < (4 if outline else 2):
-        x0, y0 = pts.min(0) if len(pts) else (0, 0)
-        x1, y1 = pts.max(0) if len(pts) else (0, 0)
-        pts = box_polygon(x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)).astype(np.int64)
+def _points(polygon: np.ndarray) -> str:
+    """PAGE points: non-negative integers, at least two points (a degenerate shape becomes a 1-px box)."""
+    pts = np.clip(np.rint(polygon), 0, None).astype(np.int64)
+    if len(pts) < 2:
+        x, y = (pts[0] if len(pts) else (0, 0))
+        pts = box_polygon(x, y, x + 1, y + 1).astype(np.int64)
     return " ".join(f"{x},{y}" for x, y in pts)
 
 
@@ -210,7 +205,7 @@ def write_page_xml(page: Page, creator: str | None = None, created: datetime | N
             line_elem = _sub(region, "TextLine", id=line.id, custom=custom)
             _sub(line_elem, "Coords", points=_points(line.polygon))
             if line.baseline is not None and len(line.baseline):
-                _sub(line_elem, "Baseline", points=_points(line.baseline, outline=False))
+                _sub(line_elem, "Baseline", points=_points(line.baseline))
             text = line.text or " ".join(w.text for w in line.words if w.text)
             # Words carry their text only where they spell the line's: a line's text is its words' text.
             spelled = _stripped_join((w.text for w in line.words), " ") == text.strip()
