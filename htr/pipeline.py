@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from htr.document import Line, Page, Word, assign_ids, nest_shapes
-from htr.errors import HTRError
 from htr.geometry import LineCrop, crop_page_lines
 from htr.imageio import ImageSource, load_image
 from htr.layout import layout
@@ -82,15 +81,12 @@ class Reader:
         import torch
 
         from htr.detection.detector import Detector
-        from htr.recognition.recognizer import DEFAULT_WEIGHTS, Recognizer
+        from htr.recognition.recognizer import Recognizer
 
         if threads:
             torch.set_num_threads(threads)
         self.detector = Detector(det_weights)
-        rec_path = Path(rec_weights or DEFAULT_WEIGHTS)
-        if not rec_path.is_file():
-            raise HTRError(f"{rec_path}: recogniser weights not found")
-        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
+        self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
