@@ -162,6 +162,8 @@ def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.nd
         anchor = nearest_points(core, Point(np.asarray(polygon, np.float64).mean(0)))[0]
         shape = largest(core.intersection(box(anchor.x - margin, anchor.y - margin,
                                               anchor.x + margin, anchor.y + margin))) or core
+    simpler = shape.simplify(margin / 2)  # fewer points, still inside ``outer``: the margin has room for it
+    shape = simpler if simpler.geom_type == "Polygon" and not simpler.is_empty and simpler.is_valid else shape
     points = np.asarray(shape.exterior.coords[:-1], np.float32)
     if len(points) == 3:  # PAGE consumers want four points or more: a triangle gets an edge's midpoint
         points = np.insert(points, 1, (points[0] + points[1]) / 2, axis=0)
