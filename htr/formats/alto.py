@@ -144,7 +144,8 @@ def write_alto(page: Page) -> str:
     """The page as ALTO v4 text (valid against alto-4-4.xsd).
 
     A line whose words spell its text is written as one String per word; any other line as a single String
-    holding the line's text, so the line text always survives a round trip.
+    holding the line's text, so the line text always survives a round trip. Blocks, lines and words keep
+    their ids (``htr.document.assign_ids`` fills in the missing ones, in place).
     """
     from htr import __version__
 

@@ -172,6 +172,8 @@ def write_page_xml(page: Page, creator: str | None = None, created: datetime | N
     """The page as PAGE-XML 2019 text (valid against pagecontent-2019-07-15.xsd).
 
     ``created`` stamps Created and LastChange (default: now); a fixed value makes the output reproducible.
+    Elements keep their ids (``htr.document.assign_ids`` fills in the missing ones, in place). A line's words
+    carry their text where they spell the line's text (else only their outline); a region's text is its lines'.
     """
     from htr import __version__
 
