@@ -138,8 +138,9 @@ class Page:
 
 def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.ndarray:
     """``polygon`` as it is when it is valid and lies inside ``outer``; else clipped to ``outer`` shrunk by
-    ``margin`` px (room for rounding to whole pixels): the outline of the largest piece that remains; a box of about ``2 * margin`` px inside ``outer``, nearest to
-    ``polygon``, when nothing does. ``outer`` itself is returned unchanged when it is not a usable polygon."""
+    ``margin`` px (room for rounding to whole pixels): the outline of the largest piece that remains, or, when
+    nothing does, a box of a few pixels inside ``outer`` where ``polygon`` was nearest. ``polygon`` is returned
+    as it is when ``outer`` is not a usable polygon."""
     from shapely.geometry import Point, Polygon, box
     from shapely.ops import nearest_points
     from shapely.validation import make_valid
@@ -159,9 +160,9 @@ def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.nd
     core = largest(area.buffer(-margin)) or area
     shape = largest(make_valid(own).intersection(core))
     if shape is None:  # the word vanished: keep a tiny box where it was nearest
-        anchor = nearest_points(core, Point(np.asarray(polygon, np.float64).mean(0)))[0]
-        shape = largest(core.intersection(box(anchor.x - margin, anchor.y - margin,
-                                              anchor.x + margin, anchor.y + margin))) or core
+        anchor, half = nearest_points(core, Point(np.asarray(polygon, np.float64).mean(0)))[0], max(margin, 1.0)
+        shape = largest(core.intersection(box(anchor.x - half, anchor.y - half, anchor.x + half,
+                                              anchor.y + half))) or core
     simpler = shape.simplify(margin / 2)  # fewer points, still inside ``outer``: the margin has room for it
     shape = simpler if simpler.geom_type == "Polygon" and not simpler.is_empty and simpler.is_valid else shape
     points = np.asarray(shape.exterior.coords[:-1], np.float32)

@@ -98,6 +98,15 @@ def test_element_ids_are_kept_by_every_format(page):
         assert ids(parse_document(write_document(page, fmt))) == expected, fmt
 
 
+def test_assign_ids_keeps_good_ids_and_renames_the_rest():
+    from htr.document import Block, Line, Page, Word, assign_ids, box_polygon
+
+    lines = [Line(box_polygon(0, 0, 9, 9), id="x"), Line(box_polygon(0, 9, 9, 19), id="x"),
+             Line(box_polygon(0, 19, 9, 29), id="l1", words=[Word(box_polygon(0, 19, 5, 29))])]
+    page = assign_ids(Page(100, 100, [Block(box_polygon(0, 0, 9, 29), lines, id="2nd")]))
+    assert [e.id for e in page.elements()] == ["b1", "x", "l2", "l1", "w1"]
+
+
 def test_text_output_is_reading_order(page):
     assert write_document(page, "text") == "Dear Sir,\n" + page.lines[1].text + "\n\nYours truly\n"
 
