@@ -152,11 +152,9 @@ def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.nd
     if len(outer) < 3 or len(polygon) < 3:
         return polygon
     area = largest(make_valid(Polygon(outer)))
-    if area is None:
-        return polygon
     own = Polygon(polygon)
-    if own.is_valid and own.within(area):
-        return polygon
+    if area is None or (own.is_valid and own.within(area)):
+        return four_points(polygon)
     core = largest(area.buffer(-margin)) or area
     shape = largest(make_valid(own).intersection(core))
     if shape is None:  # the word vanished: keep a tiny box where it was nearest
@@ -165,10 +163,14 @@ def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.nd
                                               anchor.y + half))) or core
     simpler = shape.simplify(margin / 2)  # fewer points, still inside ``outer``: the margin has room for it
     shape = simpler if simpler.geom_type == "Polygon" and not simpler.is_empty and simpler.is_valid else shape
-    points = np.asarray(shape.exterior.coords[:-1], np.float32)
-    if len(points) == 3:  # PAGE consumers want four points or more: a triangle gets an edge's midpoint
-        points = np.insert(points, 1, (points[0] + points[1]) / 2, axis=0)
-    return points
+    return four_points(np.asarray(shape.exterior.coords[:-1], np.float32))
+
+
+def four_points(polygon: np.ndarray) -> np.ndarray:
+    """A triangle with its first edge's midpoint added (the same shape: PAGE consumers want four points)."""
+    if len(polygon) != 3:
+        return polygon
+    return np.insert(polygon, 1, (polygon[0] + polygon[1]) / 2, axis=0).astype(np.float32)
 
 
 def baseline_inside(baseline: np.ndarray | None, outer: np.ndarray, margin: float = 1.0) -> np.ndarray | None:
@@ -205,6 +207,7 @@ def nest_shapes(page: Page, grow_blocks: bool = False) -> Page:
     such as OCR-D's PAGE validator check); ``grow_blocks``: keep the lines as they are (a segmentation's) and
     grow a block that does not hold its lines instead."""
     for block in page.blocks:
+        block.polygon = four_points(block.polygon)
         if grow_blocks:
             block.polygon = holding(block.polygon, [line.polygon for line in block.lines])
         for line in block.lines:
