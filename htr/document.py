@@ -138,9 +138,10 @@ class Page:
 
 def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.ndarray:
     """``polygon`` as it is when it is valid and lies inside ``outer``; else clipped to ``outer`` shrunk by
-    ``margin`` px (room for rounding to whole pixels): the outline of the largest piece that remains, or, when
-    nothing does, a box of a few pixels inside ``outer`` where ``polygon`` was nearest. ``polygon`` is returned
-    as it is when ``outer`` is not a usable polygon."""
+    ``margin`` px (room for rounding to whole pixels): the outline of the largest piece that remains, on whole
+    pixels, or, when nothing does, a box of a few pixels inside ``outer`` where ``polygon`` was nearest.
+    ``polygon`` is returned as it is when ``outer`` is not a usable polygon."""
+    from shapely import set_precision
     from shapely.geometry import Point, Polygon, box
     from shapely.ops import nearest_points
     from shapely.validation import make_valid
@@ -155,14 +156,15 @@ def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.nd
     own = Polygon(polygon)
     if area is None or (own.is_valid and own.within(area)):
         return four_points(polygon)
+    def on_grid(shape):  # on whole pixels and still valid (rounding alone can make a thin piece cross itself)
+        return largest(set_precision(shape.simplify(margin / 2), 1.0)) if shape is not None else None
+
     core = largest(area.buffer(-margin)) or area
-    shape = largest(make_valid(own).intersection(core))
+    shape = on_grid(largest(make_valid(own).intersection(core)))
     if shape is None:  # the word vanished: keep a tiny box where it was nearest
         anchor, half = nearest_points(core, Point(np.asarray(polygon, np.float64).mean(0)))[0], max(margin, 1.0)
-        shape = largest(core.intersection(box(anchor.x - half, anchor.y - half, anchor.x + half,
-                                              anchor.y + half))) or core
-    simpler = shape.simplify(margin / 2)  # fewer points, still inside ``outer``: the margin has room for it
-    shape = simpler if simpler.geom_type == "Polygon" and not simpler.is_empty and simpler.is_valid else shape
+        shape = on_grid(largest(core.intersection(box(anchor.x - half, anchor.y - half, anchor.x + half,
+                                                      anchor.y + half)))) or core
     return four_points(np.asarray(shape.exterior.coords[:-1], np.float32))
 
 
