@@ -6,12 +6,11 @@ import sys
 from pathlib import Path
 
 from htr.errors import HTRError, ResourceError
-from htr.paths import DEFAULT_LM, weights_path
+from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
 
-WEIGHTS_HELP = {"det": "detector weights (default: the shipped htr/weights/det.pt)",
-                "rec": "recogniser weights (default: the shipped htr/weights/rec.pt)"}
+WEIGHTS_HELP = {kind: f"{name} weights (default: the shipped htr/weights/{kind}.pt)" for kind, name in MODELS.items()}
 
 
 def positive_int(text: str) -> int:
