@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from htr.data.compile import document_key, split_of
+from htr.modelfile import load_model_file
 from htr.recognition.lines import image_for
 from htr.recognition.recognizer import DEFAULT_WEIGHTS
 
@@ -86,9 +87,7 @@ def main() -> int:
                 with open(out / f"ft_{args.tag}_{n}.log", "w") as log:
                     subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
             weights = run / "weights.pt"
-            import torch
-
-            steps = torch.load(weights, map_location="cpu", weights_only=True)["meta"].get("step", 0)
+            steps = load_model_file(weights, "rec")["meta"].get("step", 0)
         cer, lines = held_out_cer(out / "heldout", weights)
         rows.append((n, steps, cer, lines))
         base = rows[0][2] if rows[0][0] == 0 else None

@@ -15,8 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 import cv2
 import numpy as np
 
-from htr.document import Line, Page, Word
-from htr.errors import HTRError
+from htr.document import Line, Page, Word, assign_ids, nest_shapes
 from htr.geometry import LineCrop, crop_page_lines
 from htr.imageio import ImageSource, load_image
 from htr.layout import layout
@@ -82,15 +81,12 @@ class Reader:
         import torch
 
         from htr.detection.detector import Detector
-        from htr.recognition.recognizer import DEFAULT_WEIGHTS, Recognizer
+        from htr.recognition.recognizer import Recognizer
 
         if threads:
             torch.set_num_threads(threads)
         self.detector = Detector(det_weights)
-        rec_path = Path(rec_weights or DEFAULT_WEIGHTS)
-        if not rec_path.is_file():
-            raise HTRError(f"{rec_path}: recogniser weights not found")
-        self.recognizer = Recognizer(rec_path, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
+        self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
@@ -155,7 +151,7 @@ class Reader:
             tick = time.perf_counter()
             self._recognise(rgb, page.lines)
             stages["recognise"] = time.perf_counter() - tick
-            return page
+            return assign_ids(nest_shapes(page, grow_blocks=True))  # the segmentation's lines are kept
         tick = time.perf_counter()
         turns, work, found = self._orient_and_detect(rgb)
         stages["detect"] = time.perf_counter() - tick
@@ -166,7 +162,8 @@ class Reader:
         blocks = layout(found)  # in the upright page; then the shapes go back to the scan's pixels
         for shape in [*blocks, *found, *(w for ln in found for w in ln.words)] if turns else []:
             shape.polygon = unrotate_points(shape.polygon, turns, width, height)
-        page = Page(width=width, height=height, blocks=blocks, source=source, rotation=90 * turns)
+        page = assign_ids(nest_shapes(Page(width=width, height=height, blocks=blocks, source=source,
+                                           rotation=90 * turns)))
         stages["layout"] = time.perf_counter() - tick
         return page
 

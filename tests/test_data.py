@@ -50,7 +50,7 @@ def gt(tmp_path) -> Path:
         Line(box_polygon(20, 150, 600, 190), "", id="empty"),
         Line(np.array([[20, 200], [300, 200], [160, 200]], np.float32), "a degenerate line", id="tiny"),
         Line(box_polygon(20, 120, 60, 160), "a crop far too thin for all of this text", id="thin"),
-        Line(box_polygon(300, 120, 700, 160), "Ωmega ꝑ", id="charset"),
+        Line(box_polygon(300, 120, 700, 160), "Ωmega ꝝ", id="charset"),
         Line(box_polygon(300, 160, 700, 200), "illegible [?] word", id="placeholder"),
     ])
     truncated = write_page(folder, "truncated", TEXTS[:1])
@@ -79,10 +79,10 @@ def test_compile_reports_every_problem_and_compiles_the_rest(gt, tmp_path, capsy
     assert found["noimage.xml"].startswith("missing image")
     assert found["broken.xml"].startswith("malformed XML")
     lines = open_lines(corpus)
-    assert len(lines) == 6 * 3 + 2 + 1  # the good pages, the mixed page's two good lines and its "Ωmega ꝑ"
-    assert "Ωmega ꝑ" in lines.texts
+    assert len(lines) == 6 * 3 + 2 + 1  # the good pages, the mixed page's two good lines and its "Ωmega ꝝ"
+    assert "Ωmega ꝝ" in lines.texts
     printed = capsys.readouterr().out
-    assert "not emitted by the shipped recogniser" in printed and "'Ω' U+03A9" in printed and "'ꝑ' U+A751" in printed
+    assert "not emitted by the shipped recogniser" in printed and "'Ω' U+03A9" in printed and "'ꝝ' U+A75D" in printed
     for what in ("outside the image", "empty text", "malformed XML", "unreadable image", "missing image"):
         assert what in printed and what in (corpus / "report.txt").read_text()
     assert sum(len(p) for p in open_pages(corpus).values()) == 7  # six good pages and the mixed one

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from htr.paths import WEIGHTS_DIR
+from htr.paths import default_weights
 
 CANDIDATES = {  # name: (what, htr train rec options)
     "A": ("as shipped: CNN 16-32-64-96, 2x256 BiLSTM", ["--hidden", "256"]),
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--minutes", type=float, default=15)
-    p.add_argument("--init", type=Path, default=WEIGHTS_DIR / "rec.pt", help="the model grown (default: the shipped one)")
+    p.add_argument("--init", type=Path, default=default_weights("rec"), help="the model grown (default: the shipped one)")
     p.add_argument("--bf16", default="off", choices=("auto", "on", "off"), help="htr train rec --bf16 (default: off)")
     p.add_argument("--out", type=Path, default=Path("runs/candidates"))
     p.add_argument("--only", default="", help="comma-separated candidate names, run in that order (default: all)")

@@ -5,13 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from htr.errors import ResourceError, UsageError
-from htr.paths import DEFAULT_LM
+from htr.errors import HTRError, ResourceError
+from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
 
-WEIGHTS_HELP = {"det": "detector weights (default: the shipped htr/weights/det.pt)",
-                "rec": "recogniser weights (default: the shipped htr/weights/rec.pt)"}
+WEIGHTS_HELP = {kind: f"{name} weights (default: the shipped htr/weights/{kind}.pt)" for kind, name in MODELS.items()}
 
 
 def positive_int(text: str) -> int:
@@ -108,14 +107,12 @@ def add_recognizer_options(p: argparse.ArgumentParser) -> None:
 
 def recognizer(args):
     """The Recognizer of add_recognizer_options' options; ResourceError when its weights cannot be loaded."""
-    from htr.recognition.recognizer import DEFAULT_WEIGHTS, Recognizer
+    from htr.recognition.recognizer import Recognizer
 
-    path = Path(args.weights or DEFAULT_WEIGHTS)
-    if not path.is_file():
-        raise ResourceError(f"{path}: recogniser weights not found")
+    path = weights_path(args.weights, "rec")
     try:
         return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args))
-    except UsageError:
+    except HTRError:  # weights not found, bad arguments: reported as they are
         raise
     except Exception as err:
         raise ResourceError(f"{path}: cannot load recogniser weights ({type(err).__name__}: {err})") from err

@@ -14,13 +14,12 @@ SHOWN_LEFT_OUT = 30  # left-out entries printed; all of them are in CORPUS/repor
 
 def shipped_recogniser() -> tuple[str | None, int]:
     """The characters the shipped recogniser can emit (None where its weights are absent) and its crop height."""
-    import torch
+    from htr.modelfile import load_model_file
+    from htr.paths import default_weights
 
-    from htr.recognition.recognizer import DEFAULT_WEIGHTS
-
-    if not Path(DEFAULT_WEIGHTS).is_file():
+    if not default_weights("rec").is_file():
         return None, 40
-    blob = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    blob = load_model_file(None, "rec")
     return blob["charset"], int(blob["preprocess"]["height"])
 
 

@@ -1,8 +1,7 @@
 """Page in, detections out: the weights file, preprocessing and the `Detector` that ties model and
 post-processing together.
 
-A weights file is a dict saved with ``torch.save`` and read with ``torch.load(weights_only=True)``:
-{'format': 'htr-det/1', 'model': state dict, 'config': DetConfig as a dict, 'preprocessing': {...},
+A weights file (``htr.modelfile``) is a dict: {'format': 'htr-det/1', 'model': state dict, 'config': DetConfig as a dict, 'preprocessing': {...},
 'postprocessing': {kind: PostConfig as a dict}, 'meta': {...}}.
 """
 from __future__ import annotations
@@ -18,13 +17,12 @@ import torch
 from htr.detection.data import MEAN, STD
 from htr.detection.model import DBNet, DetConfig, build_model
 from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
-from htr.errors import HTRError
-from htr.files import atomic_path
 from htr.imageio import ImageSource, load_image
-from htr.paths import WEIGHTS_DIR
+from htr.modelfile import FORMATS, load_model_file, save_model_file
+from htr.paths import default_weights
 
-FORMAT = "htr-det/1"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "det.pt"
+FORMAT = FORMATS["det"]
+DEFAULT_WEIGHTS = default_weights("det")
 DEFAULT_PREPROCESSING = {"long_side": 1024, "multiple": 32, "mean": MEAN, "std": STD}
 DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": PostConfig(shrink_ratio=0.6)}
 
@@ -32,24 +30,16 @@ DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": 
 def save_weights(path: str | Path, model: DBNet, preprocessing: dict | None = None,
                  post: dict[str, PostConfig] | None = None, meta: dict | None = None) -> None:
     post = post or DEFAULT_POST
-    blob = {"format": FORMAT, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "config": model.cfg.to_dict(), "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
-            "postprocessing": {k: asdict(v) for k, v in post.items()}, "meta": meta or {}}
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_model_file(path, "det", {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "config": model.cfg.to_dict(),
+        "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
+        "postprocessing": {k: asdict(v) for k, v in post.items()}, "meta": meta or {}})
 
 
-def load_weights(path: str | Path) -> tuple[DBNet, dict, dict[str, PostConfig], dict]:
-    """(model in eval mode, preprocessing, post-processing per kind, meta) from a weights file."""
-    path = Path(path)
-    if not path.exists():
-        raise HTRError(f"{path}: detector weights not found (train them with `htr train det` or pass --weights)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise HTRError(f"{path}: not a readable detector weights file ({type(err).__name__})") from err
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise HTRError(f"{path}: not an htr detector weights file (format {FORMAT!r} expected)")
+def load_weights(path: str | Path | None = None) -> tuple[DBNet, dict, dict[str, PostConfig], dict]:
+    """(model in eval mode, preprocessing, post-processing per kind, meta) from a weights file (None: the
+    shipped one)."""
+    blob = load_model_file(path, "det")
     model = build_model(DetConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["model"])
     model.eval()
@@ -77,7 +67,7 @@ class Detector:
     """Loads weights once; ``detect(image)`` gives line and word polygons in original pixels."""
 
     def __init__(self, weights: str | Path | None = None, threads: int | None = None):
-        self.model, self.pre, self.post, self.meta = load_weights(weights or DEFAULT_WEIGHTS)
+        self.model, self.pre, self.post, self.meta = load_weights(weights)
         if threads:
             torch.set_num_threads(threads)
 

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from htr.detection.targets import clean_polygon, expand_distance, offset_polygon, short_side
-from htr.document import Line, Page, Word
+from htr.document import Line, Page, Word, assign_ids, nest_shapes
 from htr.layout import layout
 
 
@@ -195,7 +195,8 @@ def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], ima
 
 
 def detections_to_page(detections: list[Detection], width: int, height: int, source: str | None = None) -> Page:
-    """Lines in blocks and reading order (htr.layout), each with the words whose largest overlap is with it."""
+    """Lines in blocks and reading order (htr.layout), each with the words whose largest overlap is with it
+    (clipped to it: ``htr.document.nest_shapes``)."""
     lines = [Line(polygon=d.polygon, confidence=round(d.score, 4)) for d in detections if d.kind == "line"]
     shapes = [shapely.Polygon(ln.polygon).buffer(0) for ln in lines]
     for w in (d for d in detections if d.kind == "word"):
@@ -205,7 +206,7 @@ def detections_to_page(detections: list[Detection], width: int, height: int, sou
             lines[int(np.argmax(overlaps))].words.append(Word(polygon=w.polygon, confidence=round(w.score, 4)))
     for line in lines:
         line.words.sort(key=lambda w: w.polygon[:, 0].min())
-    return Page(width=width, height=height, blocks=layout(lines), source=source)
+    return assign_ids(nest_shapes(Page(width=width, height=height, blocks=layout(lines), source=source)))
 
 
 __all__ = ["Detection", "PostConfig", "maps_to_detections", "region_polygons", "split_regions", "unclip",

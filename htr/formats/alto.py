@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from htr.document import Block, Line, Page, Word, bbox_of, box_polygon, hull_polygon
+from htr.document import Block, Line, Page, Word, assign_ids, bbox_of, box_polygon, hull_polygon
 from htr.errors import FormatError
 from htr.formats.xmlutil import (IdMaker, child, children, clean_text, descendants, fmt_number, local,
                                  parse_points, parse_xml, to_string)
@@ -110,7 +110,7 @@ def read_alto(source, clip: bool = True) -> Page:
     file_name = next((e.text.strip() for e in descendants(root, "fileName") if e.text), None)
     page = Page(width=int(_float(page_elem, "WIDTH") or 0), height=int(_float(page_elem, "HEIGHT") or 0),
                 blocks=blocks, source=file_name)
-    return page.clip_to_image() if clip else page
+    return assign_ids(page.clip_to_image() if clip else page)
 
 
 # ----------------------------------------------------------------------------------------------- writing
@@ -144,7 +144,8 @@ def write_alto(page: Page) -> str:
     """The page as ALTO v4 text (valid against alto-4-4.xsd).
 
     A line whose words spell its text is written as one String per word; any other line as a single String
-    holding the line's text, so the line text always survives a round trip.
+    holding the line's text, so the line text always survives a round trip. Blocks, lines and words keep
+    their ids (``htr.document.assign_ids`` fills in the missing ones, in place).
     """
     from htr import __version__
 
@@ -158,34 +159,35 @@ def write_alto(page: Page) -> str:
     _sub(software, "softwareName").text = "htr"
     _sub(software, "softwareVersion").text = __version__
 
-    ids = IdMaker()
+    assign_ids(page)
+    ids = IdMaker(e.id for e in page.elements())
     kinds = sorted({e.kind for b in page.blocks for e in [b, *b.lines] if e.kind})
-    tag_ids = {kind: ids(None, "tag") for kind in kinds}
+    tag_ids = {kind: ids("tag") for kind in kinds}
     if kinds:
         tags = _sub(root, "Tags")
         for kind in kinds:
             _sub(tags, "OtherTag", ID=tag_ids[kind], LABEL=kind, DESCRIPTION=f"type {kind}")
 
-    page_elem = _sub(_sub(root, "Layout"), "Page", ID=ids(None, "page"), PHYSICAL_IMG_NR="1",
+    page_elem = _sub(_sub(root, "Layout"), "Page", ID=ids("page"), PHYSICAL_IMG_NR="1",
                      WIDTH=str(int(page.width)), HEIGHT=str(int(page.height)))
     space = _sub(page_elem, "PrintSpace", HPOS="0", VPOS="0", WIDTH=str(int(page.width)),
                  HEIGHT=str(int(page.height)))
     for block in page.blocks:
         polygon = block.polygon if len(block.polygon) >= 3 else hull_polygon([ln.polygon for ln in block.lines])
-        block_elem = _shaped(space, "TextBlock", polygon, ID=ids(block.id, "block"), TAGREFS=tag_ids.get(block.kind))
+        block_elem = _shaped(space, "TextBlock", polygon, ID=block.id, TAGREFS=tag_ids.get(block.kind))
         for line in block.lines:
             baseline = _points(line.baseline) if line.baseline is not None and len(line.baseline) >= 2 else None
-            line_elem = _shaped(block_elem, "TextLine", line.polygon, ID=ids(line.id, "line"),
+            line_elem = _shaped(block_elem, "TextLine", line.polygon, ID=line.id,
                                 BASELINE=baseline, TAGREFS=tag_ids.get(line.kind))
             words = [w for w in line.words if w.text]
             if words and " ".join(w.text for w in words) == line.text and all(" " not in w.text for w in words):
                 for i, word in enumerate(words):
                     if i:
                         _sub(line_elem, "SP")
-                    _shaped(line_elem, "String", word.polygon, ID=ids(word.id, "string"),
+                    _shaped(line_elem, "String", word.polygon, ID=word.id,
                             CONTENT=clean_text(word.text), WC=_wc(word.confidence))
             else:
                 # Line-level String: its geometry is the line's own (attributes only; no Shape repeated).
-                _sub(line_elem, "String", ID=ids(None, "string"), CONTENT=clean_text(line.text),
+                _sub(line_elem, "String", ID=ids(f"{line.id}_s"), CONTENT=clean_text(line.text),
                      WC=_wc(line.confidence), **(_box(line.polygon) if len(line.polygon) else {}))
     return to_string(root)

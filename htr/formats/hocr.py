@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 
-from htr.document import Block, Line, Page, Word, bbox_of, box_polygon, hull_polygon
+from htr.document import Block, Line, Page, Word, assign_ids, bbox_of, box_polygon, hull_polygon
 from htr.formats.xmlutil import clean_text
 
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -51,9 +51,11 @@ def _el(parent: ET.Element, tag: str, cls: str, elem_id: str, title: str) -> ET.
 
 
 def write_hocr(page: Page, page_number: int = 1) -> str:
-    """The page as hOCR: XHTML 1.0 that an XML parser and a browser both read."""
+    """The page as hOCR: XHTML 1.0 that an XML parser and a browser both read; blocks, lines and words keep
+    their ids (``htr.document.assign_ids``), a block's paragraph is BLOCKID_par."""
     from htr import __version__
 
+    assign_ids(page)
     ET.register_namespace("", XHTML)
     root = ET.Element(f"{{{XHTML}}}html", {"xml:lang": "en", "lang": "en"})
     head = ET.SubElement(root, f"{{{XHTML}}}head")
@@ -68,20 +70,20 @@ def write_hocr(page: Page, page_number: int = 1) -> str:
     p = page_number
     page_div = _el(body, "div", "ocr_page", f"page_{p}",
                    _title(image, _bbox(box_polygon(0, 0, page.width, page.height)), f"ppageno {p - 1}"))
-    for b, block in enumerate(page.blocks, 1):
+    for block in page.blocks:
         polygon = block.polygon if len(block.polygon) else hull_polygon([ln.polygon for ln in block.lines])
-        area = _el(page_div, "div", "ocr_carea", f"block_{p}_{b}", _bbox(polygon))
-        par = _el(area, "p", "ocr_par", f"par_{p}_{b}", _bbox(polygon))
-        for n, line in enumerate(block.lines, 1):
+        area = _el(page_div, "div", "ocr_carea", block.id, _bbox(polygon))
+        par = _el(area, "p", "ocr_par", f"{block.id}_par", _bbox(polygon))
+        for line in block.lines:
             baseline = (_baseline(line.baseline, line.polygon)
                         if line.baseline is not None and len(line.baseline) >= 2 and len(line.polygon) else None)
-            span = _el(par, "span", "ocr_line", f"line_{p}_{b}_{n}",
+            span = _el(par, "span", "ocr_line", line.id,
                        _title(_bbox(line.polygon), baseline, _poly(line.polygon) if len(line.polygon) >= 3 else None,
                               _wconf(line.confidence)))
             words = [w for w in line.words if w.text]
             if words:
-                for w, word in enumerate(words, 1):
-                    word_span = _el(span, "span", "ocrx_word", f"word_{p}_{b}_{n}_{w}",
+                for word in words:
+                    word_span = _el(span, "span", "ocrx_word", word.id,
                                     _title(_bbox(word.polygon),
                                            _poly(word.polygon) if len(word.polygon) >= 3 else None,
                                            _wconf(word.confidence)))
@@ -187,5 +189,5 @@ def read_hocr(text: str) -> Page:
         if not len(block.polygon):
             block.polygon = hull_polygon([line.polygon for line in block.lines])
     blocks = [b for b in parser.blocks if b.lines]
-    return Page(width=bbox[2] - bbox[0], height=bbox[3] - bbox[1], blocks=blocks,
-                source=image.group(1) if image else None)
+    return assign_ids(Page(width=bbox[2] - bbox[0], height=bbox[3] - bbox[1], blocks=blocks,
+                           source=image.group(1) if image else None))

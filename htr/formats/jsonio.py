@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from htr.document import Block, Line, Page, Word
+from htr.document import Block, Line, Page, Word, assign_ids
 from htr.errors import FormatError
 
 SCHEMA = "htr-page/1"
@@ -17,6 +17,9 @@ def _points(polygon: np.ndarray | None) -> list | None:
 
 
 def page_to_dict(page: Page) -> dict:
+    """The page as plain data; its elements keep their ids (``assign_ids`` fills in the missing ones, in place)."""
+    assign_ids(page)
+
     def word(w: Word) -> dict:
         return {"id": w.id, "text": w.text, "confidence": w.confidence, "polygon": _points(w.polygon)}
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from htr.document import Block, Line, Page, Word, box_polygon, hull_polygon
+from htr.document import Block, Line, Page, Word, assign_ids, box_polygon, hull_polygon
 from htr.errors import FormatError
 from htr.formats.xmlutil import (IdMaker, child, children, clean_text, descendants, local, namespace,
                                  parse_points, parse_xml, to_string)
@@ -135,7 +135,7 @@ def read_page_xml(source, clip: bool = True) -> Page:
         kind = region.get("type") or _custom_value(region, "structure", "type")
         blocks.append(Block(polygon=polygon, lines=lines, id=region.get("id"), kind=kind))
     page = Page(width=width, height=height, blocks=blocks, source=page_elem.get("imageFilename"))
-    return page.clip_to_image() if clip else page
+    return assign_ids(page.clip_to_image() if clip else page)
 
 
 def is_page_xml(root: ET.Element) -> bool:
@@ -153,6 +153,11 @@ def _points(polygon: np.ndarray) -> str:
     return " ".join(f"{x},{y}" for x, y in pts)
 
 
+def _stripped_join(texts, sep: str) -> str:
+    """Texts joined as a PAGE consumer checks them: each stripped, joined by ``sep``, stripped."""
+    return sep.join(t.strip() for t in texts).strip()
+
+
 def _sub(parent: ET.Element, name: str, **attrs) -> ET.Element:
     return ET.SubElement(parent, f"{{{NS_2019}}}{name}", {k: v for k, v in attrs.items() if v is not None})
 
@@ -167,6 +172,8 @@ def write_page_xml(page: Page, creator: str | None = None, created: datetime | N
     """The page as PAGE-XML 2019 text (valid against pagecontent-2019-07-15.xsd).
 
     ``created`` stamps Created and LastChange (default: now); a fixed value makes the output reproducible.
+    Elements keep their ids (``htr.document.assign_ids`` fills in the missing ones, in place). A line's words
+    carry their text where they spell the line's text (else only their outline); a region's text is its lines'.
     """
     from htr import __version__
 
@@ -180,32 +187,37 @@ def write_page_xml(page: Page, creator: str | None = None, created: datetime | N
     _sub(meta, "LastChange").text = now
     page_elem = _sub(root, "Page", imageFilename=page.source or "", imageWidth=str(int(page.width)),
                      imageHeight=str(int(page.height)))
-    ids = IdMaker()
-    region_ids = [ids(block.id, "r") for block in page.blocks]
-    if region_ids:
-        group = _sub(_sub(page_elem, "ReadingOrder"), "OrderedGroup", id=ids(None, "ro"),
-                     caption="Regions reading order")
-        for index, rid in enumerate(region_ids):
-            _sub(group, "RegionRefIndexed", index=str(index), regionRef=rid)
-    for block, rid in zip(page.blocks, region_ids):
+    assign_ids(page)
+    ids = IdMaker(e.id for e in page.elements())
+    if page.blocks:
+        group = _sub(_sub(page_elem, "ReadingOrder"), "OrderedGroup", id=ids("ro"), caption="Regions reading order")
+        for index, block in enumerate(page.blocks):
+            _sub(group, "RegionRefIndexed", index=str(index), regionRef=block.id)
+    for block in page.blocks:
         kind = block.kind
-        region = _sub(page_elem, "TextRegion", id=rid, type=kind if kind in REGION_TYPES else None,
+        region = _sub(page_elem, "TextRegion", id=block.id, type=kind if kind in REGION_TYPES else None,
                       custom=f"structure {{type:{kind};}}" if kind and kind not in REGION_TYPES else None)
         polygon = block.polygon if len(block.polygon) >= 3 else hull_polygon([ln.polygon for ln in block.lines])
         _sub(region, "Coords", points=_points(polygon))
+        texts = []
         for index, line in enumerate(block.lines):
             custom = f"readingOrder {{index:{index};}}"
             if line.kind:
                 custom += f" structure {{type:{line.kind};}}"
-            line_elem = _sub(region, "TextLine", id=ids(line.id, "l"), custom=custom)
+            line_elem = _sub(region, "TextLine", id=line.id, custom=custom)
             _sub(line_elem, "Coords", points=_points(line.polygon))
             if line.baseline is not None and len(line.baseline):
                 _sub(line_elem, "Baseline", points=_points(line.baseline))
+            text = line.text or " ".join(w.text for w in line.words if w.text)
+            # Words carry their text only where they spell the line's: a line's text is its words' text.
+            spelled = _stripped_join((w.text for w in line.words), " ") == text.strip()
             for windex, word in enumerate(line.words):
-                word_elem = _sub(line_elem, "Word", id=ids(word.id, "w"), custom=f"readingOrder {{index:{windex};}}")
+                word_elem = _sub(line_elem, "Word", id=word.id, custom=f"readingOrder {{index:{windex};}}")
                 _sub(word_elem, "Coords", points=_points(word.polygon))
-                _equiv(word_elem, word.text, word.confidence)
-            _equiv(line_elem, line.text, line.confidence)
+                if spelled:
+                    _equiv(word_elem, word.text, word.confidence)
+            _equiv(line_elem, text, line.confidence)
+            texts.append(text)
         if block.lines:
-            _equiv(region, block.text, None)
+            _equiv(region, _stripped_join(texts, "\n"), None)
     return to_string(root)

@@ -9,7 +9,6 @@ import numpy as np
 
 from htr.errors import FormatError
 
-_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 # Characters XML 1.0 cannot carry (C0 controls other than tab, newline, carriage return).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -75,16 +74,14 @@ def clean_text(text: str) -> str:
 
 
 class IdMaker:
-    """Hands out valid, unique XML IDs: keeps a good source id, else makes one from a prefix."""
+    """Hands out XML IDs for what a writer adds beside the document's elements (their ids, from
+    ``htr.document.assign_ids``, are ``used``): unique, made from a prefix."""
 
-    def __init__(self):
-        self.used: set[str] = set()
+    def __init__(self, used=()):
+        self.used: set[str] = set(used)
         self.counter = 0
 
-    def __call__(self, wanted: str | None, prefix: str) -> str:
-        if wanted and _NCNAME.match(wanted) and wanted not in self.used:
-            self.used.add(wanted)
-            return wanted
+    def __call__(self, prefix: str) -> str:
         while True:
             self.counter += 1
             candidate = f"{prefix}_{self.counter}"

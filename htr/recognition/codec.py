@@ -1,8 +1,8 @@
 """The recogniser's alphabet: text to label indices and back, with the CTC blank at index 0.
 
 Index 0 is the CTC blank, index 1 the unknown character (decoded as U+FFFD). Characters outside the
-charset are first spelled with close stand-ins (``htr.synth.charset.FALLBACK``-style: curly quotes to
-straight, accents stripped); only what still has no stand-in becomes unknown (or is dropped or raises,
+charset are first spelled with close stand-ins (``htr.charset.stand_in``: curly quotes to straight, accents
+stripped); only what still has no stand-in becomes unknown (or is dropped or raises,
 as ``unknown`` says).
 """
 from __future__ import annotations
@@ -10,21 +10,13 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from htr.charset import RECOGNISER_CHARSET, stand_in
+
 BLANK = 0
 UNKNOWN = 1
 UNKNOWN_CHAR = "\ufffd"
 
-ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
-ACCENTED = "ÀÁÂÄÇÈÉÊËÎÏÑÓÔÖÙÚÛÜàáâäçèéêëíîïñóôöùúûüÿßœŒæÆ"
-SYMBOLS = "£€°§…«»‘’“”–—¡¿∞ſ"
-DEFAULT_CHARSET = ASCII + ACCENTED + SYMBOLS
-
-# Stand-ins for characters outside a charset, tried in order until every character is covered.
-FALLBACK = {
-    "‘": "'", "’": "'", "‚": ",", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "–": "-", "—": "-",
-    "…": "...", "€": "EUR", "£": "L", "°": "o", "§": "S", "ß": "ss", "œ": "oe", "Œ": "OE", "æ": "ae",
-    "Æ": "AE", "ſ": "s", "\u00a0": " ", "\t": " ", "¬": "-", "¡": "", "¿": "",
-}
+DEFAULT_CHARSET = RECOGNISER_CHARSET
 
 
 @dataclass
@@ -51,9 +43,7 @@ class Codec:
             if ch in self._index:
                 out.append(ch)
                 continue
-            sub = FALLBACK.get(ch)
-            if sub is None:
-                sub = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+            sub = stand_in(ch)
             out.append(sub if sub and all(c in self._index for c in sub) else ch)
         return " ".join("".join(out).split())
 

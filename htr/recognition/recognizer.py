@@ -1,8 +1,9 @@
 """Recognising line crops with shipped weights: preprocessing, batching by width, the weights file.
 
-A weights file (``torch.load(path, weights_only=True)``) is a dict: ``state_dict`` (fp16 tensors),
-``config`` (RecConfig as a plain dict), ``charset`` (str; labels 0 and 1 are blank and unknown),
-``preprocess`` ({"height", "normalize", "stride"}) and free-form ``meta`` (training step, dev CER...).
+A weights file (``htr.modelfile``) is a dict: ``format`` ("htr-rec/1"; absent in files written before it),
+``state_dict`` (fp16 tensors), ``config`` (RecConfig as a plain dict), ``charset`` (str; labels 0 and 1 are
+blank and unknown), ``preprocess`` ({"height", "normalize", "stride"}) and free-form ``meta`` (training
+step, dev CER...).
 """
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ import cv2
 import numpy as np
 import torch
 
-from htr.files import atomic_path
+from htr.modelfile import load_model_file, save_model_file
 from htr.recognition.codec import Codec
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode
 from htr.recognition.lm import CharLM
-from htr.paths import DEFAULT_LM, WEIGHTS_DIR
+from htr.paths import DEFAULT_LM, default_weights
 from htr.recognition.model import CRNN, RecConfig, build_model
 
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "rec.pt"
+DEFAULT_WEIGHTS = default_weights("rec")
 DEFAULT_PRECISION = "fp32"  # of the recogniser's forward pass (see Recognizer)
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
 
@@ -85,16 +86,15 @@ def save_weights(path, model: CRNN, codec: Codec, meta: dict | None = None, half
     """Write a self-describing weights file (fp16 state dict unless ``half`` is False)."""
     state = {k: (v.half() if half and v.is_floating_point() else v).clone().contiguous()
              for k, v in model.state_dict().items()}
-    blob = {"state_dict": state, "config": model.cfg.to_dict(), "charset": codec.charset,
-            "preprocess": {"height": model.cfg.height, "normalize": NORMALIZE, "stride": model.cfg.stride},
-            "meta": dict(meta or {})}
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_model_file(path, "rec", {
+        "state_dict": state, "config": model.cfg.to_dict(), "charset": codec.charset,
+        "preprocess": {"height": model.cfg.height, "normalize": NORMALIZE, "stride": model.cfg.stride},
+        "meta": dict(meta or {})})
 
 
-def load_weights(path) -> tuple[CRNN, Codec, dict]:
-    """(model in eval mode, fp32; codec; the file's dict without the state dict)."""
-    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+def load_weights(path=None) -> tuple[CRNN, Codec, dict]:
+    """(model in eval mode, fp32; codec; the file's dict without the state dict); None: the shipped weights."""
+    blob = load_model_file(path, "rec")
     cfg = RecConfig.from_dict(blob["config"])
     model = build_model(cfg)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
@@ -106,10 +106,10 @@ def load_weights(path) -> tuple[CRNN, Codec, dict]:
 class Recognizer:
     """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
 
-    def __init__(self, weights=DEFAULT_WEIGHTS, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
+    def __init__(self, weights=None, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
                  batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None,
                  precision: str = DEFAULT_PRECISION):
-        """``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
+        """``weights``: a weights file (None: the shipped one). ``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
         ``htr train lm``; the default is used when present, None for none) and the word lists of ``lang``
         (language codes; None: DEFAULT_LANGS, those of them the model has; () for none). ``precision``: "fp32",
         "bf16" or "auto" (bf16 where the CPU computes it natively)."""
