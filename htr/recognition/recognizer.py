@@ -7,7 +7,6 @@ step, dev CER...).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -26,20 +25,8 @@ DEFAULT_PRECISION = "fp32"  # of the recogniser's forward pass (see Recognizer)
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
 
 
-WIDTH_MULTIPLE = 32  # batches are padded to a multiple of this many pixels: few shapes for oneDNN's kernel cache
-
-
-@contextmanager
-def without_onednn():
-    """Torch's own CPU kernels inside the block. oneDNN keeps compiled kernels for every input shape it
-    meets; line batches of endless widths grew a page-reading process by about 40 MB every 10 pages (measured
-    over 80 pages), hence WIDTH_MULTIPLE where it is used."""
-    previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = previous
+WIDTH_MULTIPLE = 32  # batches are padded to a multiple of this many pixels: oneDNN keeps compiled kernels per input
+# shape, and line batches of endless widths once grew a page-reading process by ~40 MB every 10 pages
 
 
 def native_bf16() -> bool:
