@@ -20,7 +20,10 @@ case ${1:-} in
     python training/candidates.py --corpus "$CORPUS" --minutes 15 --out "$RUNS/grown" --only A,D,E --bf16 auto ;;
   cycle)
     n=$2; minutes=$3
-    init=$RUNS/grown/A/last.pt; [ "$n" -gt 1 ] && init=$RUNS/rec_v2_$((n - 1))/last.pt
+    # from the previous cycle's last state where this machine still has it, else the shipped weights
+    if [ "$n" -eq 1 ]; then init=$RUNS/grown/A/last.pt; elif [ "$n" -eq 2 ]; then init=$RUNS/rec_v2/last.pt
+    else init=$RUNS/rec_v2_$((n - 1))/last.pt; fi
+    [ -f "$init" ] || init=htr/weights/rec.pt
     [ "$n" -eq 1 ] && out=$RUNS/rec_v2 || out=$RUNS/rec_v2_$n
     # shellcheck disable=SC2046
     $HTR train rec --out "$out" --init "$init" --minutes "$minutes" --lr 8e-4 --warmup 200 --synth auto \
