@@ -34,15 +34,11 @@ RECIPE = ["--lr", "1e-3", "--warmup", "100", "--synth", "auto", "--synth-steps",
           "--synth-final", "0.25", "--augment", "0.75", "--eval-every", "500", "--eval-lines", "700", "--seed", "1"]
 
 
-def data_args(corpus: Path, weights: dict[str, float]) -> list[str]:
-    """--data entries: every source of the corpus, each with its weight (1 when not named)."""
+def data_specs(corpus: Path, weights: dict[str, float]) -> list[str]:
+    """--data values: every source of the corpus, each with its weight (1 when not named)."""
     from htr.data.corpus import read_manifest
 
-    sources = sorted(read_manifest(corpus)["sources"])
-    out = []
-    for name in sources:
-        out += ["--data", f"{corpus / name}:{weights.get(name, 1.0)}"]
-    return out
+    return [f"{corpus / name}:{weights.get(name, 1.0)}" for name in sorted(read_manifest(corpus)["sources"])]
 
 
 def last_eval(log: Path) -> dict:
@@ -78,8 +74,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     weights = {k: float(v) for k, v in (kv.split("=") for kv in args.weights.split(",") if kv)}
     names = args.only.split(",") if args.only else list(CANDIDATES)
+    specs = data_specs(args.corpus, weights)
     common = ["--init", str(args.init), "--minutes", str(args.minutes), "--bf16", args.bf16, *RECIPE,
-              *data_args(args.corpus, weights)]
+              *(arg for spec in specs for arg in ("--data", spec))]
     for name in names:
         run = args.out / name
         if (run / "weights.pt").exists():
@@ -101,7 +98,7 @@ def main(argv=None) -> int:
     crops = [dev.image(i) for i in range(min(400, len(dev)))]
     rows = ["| candidate | shape | params | MACs / 1000 px | steps | dev CER (subset, greedy) | hooker | testaments | "
             "lines/s (greedy, 400 hooker dev crops) |", "|---|---|---|---|---|---|---|---|---|"]
-    _, all_dev, _ = training_lines(common[common.index("--data") + 1::2], args.out, 40)  # as the runs see it
+    _, all_dev, _ = training_lines(specs, args.out, 40)  # the dev lines as the runs see them
     model, codec, _ = load_weights(args.init)
     model.frozen_cnn = False
     start = evaluate(model, codec, all_dev, dev_subset(all_dev, 700))

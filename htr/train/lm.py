@@ -181,7 +181,8 @@ def run(args) -> int:
     lexicons = {lang: lexicon(lang, args.lexicon_size, codec) for lang in langs}
     chosen = {"weight": args.weight, "bonus": args.bonus}
     if args.tune:
-        kept = [d for d in texts_of if d not in set(held_out)]
+        held = set(held_out)
+        kept = [d for d in texts_of if d not in held]
         lm = CharLM.build([t for d in kept for t in texts_of[d]] + synthetic, args.order)
         lm.lexicons = lexicons
         held_texts = [t for d in held_out for t in texts_of[d]]
