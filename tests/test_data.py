@@ -200,11 +200,33 @@ def test_detector_training_takes_corpus_pages_by_weight(gt, tmp_path):
     args = det.configure_parser(argparse.ArgumentParser()).parse_args(
         ["--out", str(tmp_path / "run"), "--data", f"{corpus}:2", "--data", f"other={gt / 'letters'}:train",
          "--val-pages", "2"])
-    files, weights, val = det.split_train(args)
+    files, weights, val = det.split_train(det.recipe_of(det.DetRecipe, args), tmp_path / "run")
     assert {name: len(pages) for name, pages in val.items()} == {"letters": 2, "other": 2}
     assert len(files) == 8 and weights == [2.0] * 4 + [1.0] * 4
     assert all(image.exists() and xml.exists() and image.stem == xml.stem for image, xml in files)
     assert not set(files) & {p for pages in val.values() for p in pages}
+
+
+def test_detector_run_saves_its_recipe_and_resumes_with_it(gt, tmp_path):
+    import argparse
+
+    import torch
+
+    from htr.train import det
+
+    parser = det.configure_parser(argparse.ArgumentParser())
+    run = tmp_path / "run"
+    (tmp_path / "r.toml").write_text('arch = "slim"\ncrop = 128\nlong_side = 256\nbatch = 1\nworkers = 0\n')
+    first = ["--out", str(run), "--config", str(tmp_path / "r.toml"), "--data", f"{gt / 'letters'}:train",
+             "--val-pages", "1", "--val-synth", "0", "--synth-share", "0", "--eval-every", "2", "--steps", "2",
+             "--warmup", "1", "--no-tune"]
+    assert det.run(parser.parse_args(first)) == 0
+    saved = det.read_recipe(run / "recipe.toml", det.DetRecipe)
+    assert (saved["arch"], saved["crop"], saved["steps"], saved["tune"]) == ("slim", 128, 2, False)
+    assert det.run(parser.parse_args(["--out", str(run), "--resume", "--steps", "3"])) == 0
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["step"] == 3 and state["recipe"]["crop"] == 128 and state["recipe"]["steps"] == 3
+    assert (run / "det.pt").exists()
 
 
 def test_eval_lines_reads_a_corpus_per_source(tmp_path, capsys):

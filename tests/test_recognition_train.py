@@ -82,7 +82,8 @@ def test_train_checkpoint_resume_and_export(crops, tmp_path):
     first = torch.load(tmp_path / "last.pt", weights_only=False)
     assert first["step"] == 3
     shutil.copy(tmp_path / "last.pt", tmp_path / "step3.pt")
-    assert rec.run(parser.parse_args(common + ["--max-steps", "6"])) == 0
+    assert "eval_every = 3" in (tmp_path / "recipe.toml").read_text()
+    assert rec.run(parser.parse_args(["--out", str(tmp_path), "--max-steps", "6"])) == 0  # the saved recipe
     second = torch.load(tmp_path / "last.pt", weights_only=False)
     assert second["step"] == 6 and second["scheduler"]["last_epoch"] == 6
     with open(tmp_path / "log.csv") as f:

@@ -1,20 +1,14 @@
 #!/bin/bash
 # The recogniser's v2 recipe (MODEL_CARD.md, "Version 2"): the shipped v1 weights grown and trained on the whole
 # public corpus. CORPUS: ~/.cache/htr/corpus, built by training/build_corpus.py and `htr data compile` of
-# ../shared/data's hooker and testaments splits (README, "The public corpus").
+# ../shared/data's hooker and testaments splits (README, "The public corpus"); a cycle's options are the recipe
+# training/recipes/rec-v2-cycle.toml (which names the corpus's sources there).
 #   training/train_rec.sh candidates          # 1. shapes at equal time (15 minutes each, table in RUNS/grown)
 #   training/train_rec.sh cycle N MINUTES     # 2. cycle N of the winner (A), a cosine cycle over MINUTES
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
 HTR=${HTR:-htr}
-data() {  # every source of the corpus, weighted: the dev letters' sources 3, repertoires 0.4, the rest 1
-  for s in $(python3 -c "import json,sys; print(' '.join(sorted(json.load(open(sys.argv[1]))['sources'])))" \
-             "$CORPUS/manifest.json"); do
-    w=1; case $s in hooker|testaments) w=3;; repertoires) w=0.4;; esac
-    echo "--data $CORPUS/$s:$w"
-  done
-}
 case ${1:-} in
   candidates)
     python training/candidates.py --corpus "$CORPUS" --minutes 15 --out "$RUNS/grown" --only A,D,E --bf16 auto ;;
@@ -25,9 +19,7 @@ case ${1:-} in
     else init=$RUNS/rec_v2_$((n - 1))/last.pt; fi
     [ -f "$init" ] || init=htr/weights/rec.pt
     [ "$n" -eq 1 ] && out=$RUNS/rec_v2 || out=$RUNS/rec_v2_$n
-    # shellcheck disable=SC2046
-    $HTR train rec --out "$out" --init "$init" --minutes "$minutes" --lr 8e-4 --warmup 200 --synth auto \
-      --synth-steps 0 --ramp-steps 0 --synth-final 0.25 --augment 0.75 --eval-every 1500 --eval-lines 700 \
-      --seed $((n + 1)) --bf16 auto $(data) ;;
+    $HTR train rec --config training/recipes/rec-v2-cycle.toml --out "$out" --init "$init" --minutes "$minutes" \
+      --seed $((n + 1)) ;;
   *) sed -n 2,7p "$0"; exit 2 ;;
 esac

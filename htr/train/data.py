@@ -106,8 +106,8 @@ def ctc_fits(labels: list[int], width: int, stride: int = 4) -> bool:
 class Mix:
     """The curriculum: synthetic only and short at first, then real lines (shortest first) at a rising ratio."""
 
-    synth_steps: int = 1500  # synthetic lines only until this step
-    ramp_steps: int = 8000  # by this step: real lines of every length, synth at synth_final
+    synth_steps: int = 1000  # synthetic lines only until this step
+    ramp_steps: int = 6000  # by this step: real lines of every length, synth at synth_final
     synth_final: float = 0.3  # share of synthetic lines after the ramp
     short_chars: int = 16  # longest synthetic text at step 0 (grows to 70 by synth_steps)
     real_start: float = 0.3  # share of real lines (shortest first) eligible when they come in

@@ -31,44 +31,76 @@ from htr.detection.postprocess import PostConfig, maps_to_detections
 from htr.evaluate import DetectionScore, match_polygons
 from htr.formats import read_document
 from htr.imageio import load_image
+from htr.errors import UsageError
 from htr.train.plot import trim_log
+from htr.train.recipe import add_config_option, option, read_recipe, recipe_of, write_recipe
 
 TUNE_GRID = {"seed_thresh": (None, 0.6, 0.7), "box_thresh": (0.4, 0.5, 0.6), "unclip_scale": (0.9, 1.0, 1.1, 1.2)}
 ARCHS = {"r18half": DetConfig(), "slim": DetConfig(widths=(24, 48, 96, 160), stem=16)}
 
 
+@dataclasses.dataclass
+class DetRecipe:
+    """A detector training run's options (``htr train det --help``), saved in its checkpoints and run.json."""
+
+    arch: str = "r18half"
+    steps: int = 10000
+    batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 300
+    crop: int = 512
+    long_side: int = 1024
+    synth_dir: list[str] | None = None
+    synth_share: float = 0.5
+    real: str = "hooker,testaments"
+    data: list[str] | None = None
+    val_pages: int = 8
+    val_synth: int = 4
+    eval_every: int = 500
+    save_every: int = 100
+    minutes: float = 0.0
+    threads: int = 2
+    workers: int = 1
+    seed: int = 0
+    init: str | None = None
+    tune: bool = True
+
+
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def a(*flags, **kwargs):
+        option(p, DetRecipe, *flags, **kwargs)
+
     p.add_argument("--out", default="runs/det/main", help="run folder (default: runs/det/main)")
-    p.add_argument("--arch", choices=sorted(ARCHS), default="r18half")
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--crop", type=int, default=512, help="square training crop, pixels")
-    p.add_argument("--long-side", type=int, default=1024, help="page long side at inference")
-    p.add_argument("--synth-dir", action="append", default=[], help="folder of synthetic pages (jpg + xml); repeatable")
-    p.add_argument("--synth-share", type=float, default=0.5,
-                   help="share of synthetic samples: from --synth-dir, else rendered live by htr.synth (default 0.5)")
-    p.add_argument("--real", default="hooker,testaments", help="real training sets under $HTR_SHARED/data, "
-                   "when no --data is given")
-    p.add_argument("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
-                   help="real pages, repeatable: the train pages of a compiled corpus (htr data compile) or of a "
-                        "ground-truth folder (compiled into OUT/corpus); WEIGHT multiplies how often its pages are "
-                        "drawn relative to its size")
-    p.add_argument("--val-pages", type=int, default=8,
-                   help="train pages per real set held out of training, scored at each evaluation")
-    p.add_argument("--val-synth", type=int, default=4, help="held-out synthetic pages scored for words")
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--save-every", type=int, default=100)
-    p.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: no limit)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--workers", type=int, default=1, help="data loader processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init", help="start from these detector weights (det.pt)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
-    p.add_argument("--no-tune", dest="tune", action="store_false",
-                   help="keep the default post-processing thresholds (else tuned on the held-out pages at the end)")
+    add_config_option(p)
+    a("--arch", choices=sorted(ARCHS))
+    a("--steps", type=int)
+    a("--batch", type=int)
+    a("--lr", type=float)
+    a("--weight-decay", type=float)
+    a("--warmup", type=int)
+    a("--crop", type=int, help="square training crop, pixels")
+    a("--long-side", type=int, help="page long side at inference")
+    a("--synth-dir", action="append", help="folder of synthetic pages (jpg + xml); repeatable")
+    a("--synth-share", type=float,
+      help="share of synthetic samples: from --synth-dir, else rendered live by htr.synth")
+    a("--real", help="real training sets under $HTR_SHARED/data, when no --data is given")
+    a("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
+      help="real pages, repeatable: the train pages of a compiled corpus (htr data compile) or of a ground-truth "
+           "folder (compiled into OUT/corpus); WEIGHT multiplies how often its pages are drawn relative to its size")
+    a("--val-pages", type=int, help="train pages per real set held out of training, scored at each evaluation")
+    a("--val-synth", type=int, help="held-out synthetic pages scored for words")
+    a("--eval-every", type=int)
+    a("--save-every", type=int)
+    a("--minutes", type=float, help="stop after this much wall time (0: no limit)")
+    a("--threads", type=int)
+    a("--workers", type=int, help="data loader processes")
+    a("--seed", type=int)
+    a("--init", help="start from these detector weights (det.pt)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt, with its recipe "
+                   "(options given override it)")
+    a("--no-tune", dest="tune", action="store_false",
+      help="keep the default post-processing thresholds (else tuned on the held-out pages at the end)")
     return p
 
 
@@ -85,7 +117,7 @@ def lr_at(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def split_train(args) -> tuple[list[tuple[Path, Path]], list[float], dict[str, list[tuple[Path, Path]]]]:
+def split_train(args: DetRecipe, out: Path) -> tuple[list[tuple[Path, Path]], list[float], dict[str, list[tuple[Path, Path]]]]:
     """The real train pages: those trained on (with a sampling weight each), and per source the last --val-pages
     held out for checkpoint selection and threshold tuning (the dev splits stay untouched for reporting)."""
     if args.data:
@@ -93,7 +125,7 @@ def split_train(args) -> tuple[list[tuple[Path, Path]], list[float], dict[str, l
         from htr.train.data import resolve_data
 
         sets = []
-        for corpus, only, weight in resolve_data(args.data, Path(args.out), 40, workers=max(1, args.workers)):
+        for corpus, only, weight in resolve_data(args.data, out, 40, workers=max(1, args.workers)):
             for name, rows in open_pages(corpus, "train").items():
                 if only is None or name in only:
                     sets.append((name, [(Path(r["image"]), Path(r["xml"])) for r in rows], weight))
@@ -200,25 +232,31 @@ def plot_curve(log: Path, png: Path) -> None:
     cv2.imwrite(str(png), np.concatenate(panels))
 
 
-def run(args) -> int:
+def run(cli: argparse.Namespace) -> int:
+    out = Path(cli.out)
+    resuming = cli.resume and (out / "last.pt").exists()
+    state = torch.load(out / "last.pt", map_location="cpu", weights_only=True) if resuming else None
+    try:
+        args = recipe_of(DetRecipe, cli, state.get("recipe") if state else None)
+    except UsageError as err:
+        print(f"htr: error: {err}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = ARCHS[args.arch]
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     step, best = 0, -1.0
-    if args.resume and (out / "last.pt").exists():
-        state = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
         print(f"resumed {out / 'last.pt'} at step {step}", file=sys.stderr)
     elif args.init:
         model.load_state_dict(load_weights(args.init)[0].state_dict())
-    files, file_weights, val_pages = split_train(args)
-    synth_files = [pair for folder in args.synth_dir for pair in page_files(folder)]
+    files, file_weights, val_pages = split_train(args, out)
+    synth_files = [pair for folder in args.synth_dir or [] for pair in page_files(folder)]
     aug = AugmentConfig(crop=args.crop, long_side=args.long_side)
     shrink = {k: DEFAULT_POST[k].shrink_ratio for k in cfg.kinds}
     data = DetDataset(files, aug, shrink, cfg.out_stride, args.synth_share, synth_files, args.steps * args.batch,
@@ -230,7 +268,8 @@ def run(args) -> int:
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch, sampler=range(step * args.batch, len(data)),
                                          **workers)
     sets = val_sets(args, val_pages)
-    recipe = {k: v for k, v in vars(args).items() if k != "func"}
+    write_recipe(out / "recipe.toml", args, f"The options of the run in {out} (htr train det --config reads them).")
+    recipe = {"out": str(out), **dataclasses.asdict(args)}
     recipe.update(config=cfg.to_dict(), params=count_parameters(model), real_pages=len(files),
                   synth_pages=len(synth_files) or "live")
     print(f"{count_parameters(model) / 1e6:.2f}M parameters, {len(files)} real pages, synthetic share "
@@ -239,7 +278,7 @@ def run(args) -> int:
     log_path = out / "log.csv"
     fields = ["step", "lr", "loss", "bce0", "dice0", "l1_0", "bce1", "dice1", "l1_1", "sec"] + [
         f"f1_{n}" for n in sets]
-    if not (args.resume and log_path.exists()):
+    if not (resuming and log_path.exists()):
         with open(log_path, "w", newline="") as f:
             csv.writer(f).writerow(fields)
     else:
@@ -249,7 +288,7 @@ def run(args) -> int:
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                    "config": cfg.to_dict()}, out / "last.pt.part")
+                    "config": cfg.to_dict(), "recipe": dataclasses.asdict(args)}, out / "last.pt.part")
         (out / "last.pt.part").replace(out / "last.pt")
         plot_curve(log_path, out / "curve.png")
 

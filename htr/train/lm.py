@@ -16,6 +16,7 @@ documents.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 import time
@@ -26,34 +27,60 @@ from typing import Callable
 from htr.errors import ResourceError, UsageError
 from htr.evaluate import score_text
 from htr.formats import read_document
-from htr.paths import DEFAULT_LM, WEIGHTS_DIR, shared_dir
+from htr.paths import DEFAULT_LM, default_weights, shared_dir
 from htr.recognition.codec import Codec
 from htr.recognition.lm import CharLM
 from htr.train.data import TRAIN_SETS
+from htr.train.recipe import add_config_option, option, recipe_of
+
+
+@dataclasses.dataclass
+class LMRecipe:
+    """The options of a language model build (``htr train lm --help``), stored in the model's metadata."""
+
+    order: int = 5
+    rec: str = str(default_weights("rec"))
+    corpus: str | None = None
+    synthetic: int = 5000
+    lexicons: str = ""
+    lexicon_size: int = 50000
+    tune: bool = False
+    tune_sources: str = "hooker,testaments"
+    beam: int = 10
+    lm_weights: str = "0.3,0.4,0.5"
+    bonuses: str = "1,1.5,2"
+    known: str = "0,1,2,3"
+    unknown: str = "0,-1"
+    lang: str = "en,fr"
+    weight: float = 0.5
+    bonus: float = 1.0
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    a = parser.add_argument
-    a("--out", default=str(DEFAULT_LM), help="where to write the model (default: the shipped htr/weights/lm.json.gz)")
-    a("--order", type=int, default=5, help="n-gram order in characters (default: 5)")
-    a("--rec", default=str(WEIGHTS_DIR / "rec.pt"), help="recogniser weights: their charset, and the model --tune decodes with")
+    def a(*flags, **kwargs):
+        option(parser, LMRecipe, *flags, **kwargs)
+
+    parser.add_argument("--out", default=str(DEFAULT_LM), help="where to write the model (default: the shipped "
+                        "htr/weights/lm.json.gz)")
+    add_config_option(parser)
+    a("--order", type=int, help="n-gram order in characters")
+    a("--rec", help="recogniser weights: their charset, and the model --tune decodes with")
     a("--corpus", help="a compiled corpus (htr data compile) whose train lines are counted (default: the train "
       "splits of ../shared/data hooker and testaments)")
-    a("--synthetic", type=int, default=5000, help="lines of synthetic text added to the counts (default: 5000)")
-    a("--lexicons", default="", help="languages whose word lists (from the wordfreq package) go into the model, "
+    a("--synthetic", type=int, help="lines of synthetic text added to the counts")
+    a("--lexicons", help="languages whose word lists (from the wordfreq package) go into the model, "
       "comma-separated codes, e.g. en,fr,de (default: none)")
-    a("--lexicon-size", type=int, default=50000, help="most frequent words kept per language (default: 50000)")
+    a("--lexicon-size", type=int, help="most frequent words kept per language")
     a("--tune", action="store_true", help="choose the decoding weights on held-out train documents first")
-    a("--tune-sources", default="hooker,testaments", help="with --corpus: the sources whose held-out documents "
-      "--tune scores on (default: hooker,testaments)")
-    a("--beam", type=int, default=10, help="beam width for --tune (default: 10)")
-    a("--lm-weights", default="0.3,0.4,0.5", help="LM weights tried by --tune")
-    a("--bonuses", default="1,1.5,2", help="per-character bonuses tried by --tune")
-    a("--known", default="0,1,2,3", help="bonuses for a word in the word lists tried by --tune")
-    a("--unknown", default="0,-1", help="bonuses for a word not in them tried by --tune")
-    a("--lang", default="en,fr", help="the word lists --tune decodes with (default: en,fr)")
-    a("--weight", type=float, default=0.5, help="LM weight stored without --tune (default: 0.5)")
-    a("--bonus", type=float, default=1.0, help="per-character bonus stored without --tune (default: 1.0)")
+    a("--tune-sources", help="with --corpus: the sources whose held-out documents --tune scores on")
+    a("--beam", type=int, help="beam width for --tune")
+    a("--lm-weights", help="LM weights tried by --tune")
+    a("--bonuses", help="per-character bonuses tried by --tune")
+    a("--known", help="bonuses for a word in the word lists tried by --tune")
+    a("--unknown", help="bonuses for a word not in them tried by --tune")
+    a("--lang", help="the word lists --tune decodes with")
+    a("--weight", type=float, help="LM weight stored without --tune")
+    a("--bonus", type=float, help="per-character bonus stored without --tune")
     return parser
 
 
@@ -170,9 +197,14 @@ def tune(crops: list, texts: list[str], lm: CharLM, args) -> dict[str, float]:
     return chosen
 
 
-def run(args) -> int:
+def run(cli: argparse.Namespace) -> int:
     import torch
 
+    try:
+        args = recipe_of(LMRecipe, cli)
+    except UsageError as err:
+        print(f"htr: error: {err}", file=sys.stderr)
+        return 2
     blob = torch.load(args.rec, map_location="cpu", weights_only=True)
     codec = Codec(blob["charset"])
     texts_of, held_out, lines_of = documents(args, codec, blob["preprocess"]["height"])
@@ -196,12 +228,13 @@ def run(args) -> int:
         **chosen, "documents": len(texts_of), "lines": len(texts), "characters": sum(map(len, texts)),
         "synthetic_lines": len(synthetic),
         "sources": sources + (["htr.train.data.synth_text"] if synthetic else []),
-        "lexicons": {lang: f"wordfreq {len(words)} words" for lang, words in lexicons.items()}})
+        "lexicons": {lang: f"wordfreq {len(words)} words" for lang, words in lexicons.items()},
+        "recipe": dataclasses.asdict(args)})
     lm.lexicons = lexicons
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    lm.save(args.out)
-    size = Path(args.out).stat().st_size / 1e6
-    print(f"wrote {args.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(texts_of)} documents "
+    Path(cli.out).parent.mkdir(parents=True, exist_ok=True)
+    lm.save(cli.out)
+    size = Path(cli.out).stat().st_size / 1e6
+    print(f"wrote {cli.out} ({size:.1f} MB): {args.order}-gram, {len(texts)} lines of {len(texts_of)} documents "
           f"and {len(synthetic)} synthetic lines, word lists {', '.join(lexicons) or 'none'}; {chosen} "
           f"({time.time() - t0:.0f} s)")
     return 0

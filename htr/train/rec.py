@@ -16,14 +16,14 @@ CER on a fixed subset of the dev lines (never trained on) to OUT/log.csv, keeps 
 as ``htr.recognition.load_weights`` reads) and redraws OUT/curve.png. ``--export CKPT WEIGHTS`` writes a
 shippable weights file from a checkpoint.
 
-Resuming takes the options from the command line, so repeat the launch options (the defaults are those of
-the run in runs/rec); a changed plan is reported. Batch k is a pure function of (seed, k), so the data
-position is the step. SIGTERM or Ctrl-C finishes the step, checkpoints and exits.
+A run's options are one ``RecRecipe``, written to OUT/recipe.toml and into every checkpoint: rerunning
+``htr train rec --out OUT`` resumes with them, options given then override them (a changed plan is reported),
+and ``--config FILE`` reads a recipe file (htr.train.recipe). Batch k is a pure function of (seed, k), so the
+data position is the step. SIGTERM or Ctrl-C finishes the step, checkpoints and exits.
 
 The shipped weights' recipe (MODEL_CARD.md): v1 grown to the whole public corpus, ``training/train_rec.sh
-candidates`` (shapes at equal time), then cosine cycles of the winner, ``training/train_rec.sh cycle N MINUTES``:
-``--init`` the previous cycle, every corpus source as --data (hooker and testaments :3, repertoires :0.4), ``--lr
-8e-4 --warmup 200 --synth auto --synth-steps 0 --ramp-steps 0 --synth-final 0.25 --augment 0.75 --bf16 auto``.
+candidates`` (shapes at equal time), then cosine cycles of the winner, ``training/train_rec.sh cycle N MINUTES``,
+each ``--config training/recipes/rec-v2-cycle.toml`` from the previous cycle's weights.
 """
 from __future__ import annotations
 
@@ -37,13 +37,14 @@ import time
 
 # OpenMP waiting: libgomp's default (spin briefly, then sleep) trains ~1.5x faster than PASSIVE on 2 cores (the
 # LSTM's many small parallel regions); ACTIVE (spin forever) stalls both processes when another job shares the cores.
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from htr.errors import UsageError
 from htr.evaluate import score_text
 from htr.recognition.codec import DEFAULT_CHARSET, Codec
 from htr.recognition.decode import greedy_decode
@@ -53,72 +54,121 @@ from htr.data.corpus import CorpusLines
 from htr.train.data import (BatchData, Mix, default_data, new_characters, synth_available, training_lines,
                             worker_init)
 from htr.train.plot import plot_curves, trim_log
+from htr.train.recipe import add_config_option, option, recipe_of, write_recipe
 
-PLAN_ARGS = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps",
-             "synth_final", "seed", "augment", "minutes", "train_layers")  # what a resumed run normally repeats
+PLAN = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps", "synth_final",
+        "seed", "augment", "minutes", "train_layers")  # what a resumed run changes only on purpose (reported)
 LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer", "dev_lines"]
 # Defaults that depend on whether a run starts from scratch or fine-tunes a trained model (--init).
 # FINETUNE: measured on Peraire, 10 pages, 4 minutes (MODEL_CARD.md, "Fine-tuning"): lr 2e-3 over 1e-3 and 3e-4,
 # augmentation 0.5 over 1.0, every layer trained over the CNN frozen.
-SCRATCH = {"lr": 1.5e-3, "warmup": 500, "synth": "auto", "synth_steps": 1000, "ramp_steps": 6000, "eval_every": 500,
-           "augment": 1.0}
+SCRATCH = {"lr": 1.5e-3, "warmup": 500, "synth": "auto", "synth_steps": Mix.synth_steps, "ramp_steps": Mix.ramp_steps,
+           "eval_every": 500, "augment": 1.0}
 FINETUNE = {"lr": 2e-3, "warmup": 50, "synth": "off", "synth_steps": 0, "ramp_steps": 0, "eval_every": 200,
             "augment": 0.5}
 
 
+@dataclass
+class RecRecipe:
+    """A recogniser training run's options (``htr train rec --help``); None: the default of SCRATCH or FINETUNE."""
+
+    data: list[str] | None = None  # None: default_data()
+    dev_share: float = 0.1
+    minutes: float = 0.0
+    steps: int = 40000
+    batch_size: int = 16
+    lr: float | None = None
+    warmup: int | None = None
+    weight_decay: float = 0.01
+    clip: float = 5.0
+    height: int = 40
+    channels: str = "16,32,64,96"
+    blocks: str = "0,0,1,0"
+    hidden: int = 128
+    layers: int = 2
+    stride: int = 4
+    packed: bool = False
+    synth: str | None = None
+    synth_steps: int | None = None
+    ramp_steps: int | None = None
+    synth_final: float = Mix.synth_final
+    eval_every: int | None = None
+    eval_lines: int = 300
+    log_every: int = 50
+    ckpt_minutes: float = 5.0
+    max_steps: int = 0
+    threads: int = 2
+    bf16: str = "off"
+    workers: int = 1
+    seed: int = 1
+    augment: float | None = None
+    init: str | None = None
+    train_layers: str = "all"
+    min_char_count: int = 3
+
+    def resolved(self) -> "RecRecipe":
+        """Unset options filled with the defaults of fine-tuning (with ``init``) or of a run from scratch."""
+        defaults = FINETUNE if self.init else SCRATCH
+        return replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    a = parser.add_argument
-    a("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, weights.pt, corpus/ "
-      "(default: runs/rec)")
+    def a(*flags, **kwargs):
+        option(parser, RecRecipe, *flags, **kwargs)
+
+    parser.add_argument("--out", default="runs/rec", help="run folder: checkpoints, log.csv, curve.png, "
+                        "recipe.toml, weights.pt, corpus/ (default: runs/rec); a run there is resumed")
+    add_config_option(parser)
     a("--data", action="append", metavar="CORPUS|GT[:WEIGHT]",
       help="training data, repeatable: a compiled corpus (htr data compile), one source of it (CORPUS/SOURCE), "
            "or a ground-truth folder as `htr data "
            "compile` takes it ([NAME=]GT[:train|:dev]), compiled into OUT/corpus; WEIGHT multiplies how often its "
            "lines are drawn relative to its size (default: ../shared/data hooker and testaments, train and dev)")
-    a("--dev-share", type=float, default=0.1, help="share of documents of unmarked GT folders held out for "
-      "evaluation (default: 0.1)")
-    a("--minutes", type=float, default=0.0, help="train for this many minutes, the learning rate decaying over "
-      "them (0: until --steps)")
-    a("--steps", type=int, default=40000, help="total optimiser steps of the LR schedule (default: 40000)")
-    a("--batch-size", type=int, default=16)
+    a("--dev-share", type=float, help="share of documents of unmarked GT folders held out for evaluation")
+    a("--minutes", type=float, help="train for this many minutes, the learning rate decaying over them (0: until "
+      "--steps)")
+    a("--steps", type=int, help="total optimiser steps of the LR schedule")
+    a("--batch-size", type=int)
     a("--lr", type=float, help="peak learning rate (default: 1.5e-3; 2e-3 with --init)")
     a("--warmup", type=int, help="linear warm-up steps (default: 500; 50 with --init)")
-    a("--weight-decay", type=float, default=0.01)
-    a("--clip", type=float, default=5.0, help="gradient-norm clipping (default: 5)")
-    a("--height", type=int, default=40, help="input height in pixels (default: 40)")
-    a("--channels", default="16,32,64,96", help="CNN channels per stage (default: 16,32,64,96)")
-    a("--blocks", default="0,0,1,0", help="residual blocks per stage (default: 0,0,1,0)")
-    a("--hidden", type=int, default=128, help="LSTM hidden size per direction (default: 128)")
-    a("--layers", type=int, default=2, help="BiLSTM layers (default: 2)")
-    a("--stride", type=int, choices=(4, 8), default=4, help="crop pixels per CTC frame (default: 4)")
+    a("--weight-decay", type=float)
+    a("--clip", type=float, help="gradient-norm clipping")
+    a("--height", type=int, help="input height in pixels")
+    a("--channels", help="CNN channels per stage")
+    a("--blocks", help="residual blocks per stage")
+    a("--hidden", type=int, help="LSTM hidden size per direction")
+    a("--layers", type=int, help="BiLSTM layers")
+    a("--stride", type=int, choices=(4, 8), help="crop pixels per CTC frame")
     a("--packed", action="store_true", help="BiLSTM over packed sequences, each line exactly its own frames (the "
       "first models' way; ~2.5x slower to train on CPU than over the padded batch, the default)")
     a("--synth", choices=("auto", "on", "off"),
       help="synthetic lines from htr.synth: auto uses them when they render here (default: auto; off with --init)")
-    a("--synth-steps", type=int, help="synthetic-only warm start, in steps (default: 1000; 0 with --init)")
-    a("--ramp-steps", type=int, help="step by which real lines of every length are in (default: 6000; 0 with --init)")
-    a("--synth-final", type=float, default=0.3, help="share of synthetic lines after the ramp (default: 0.3)")
+    a("--synth-steps", type=int, help=f"synthetic-only warm start, in steps (default: {Mix.synth_steps}; 0 with "
+      "--init)")
+    a("--ramp-steps", type=int, help=f"step by which real lines of every length are in (default: {Mix.ramp_steps}; "
+      "0 with --init)")
+    a("--synth-final", type=float, help="share of synthetic lines after the ramp")
     a("--eval-every", type=int, help="dev evaluation interval in steps (default: 500; 200 with --init)")
-    a("--eval-lines", type=int, default=300, help="size of the fixed dev subset (default: 300)")
-    a("--log-every", type=int, default=50)
-    a("--ckpt-minutes", type=float, default=5.0, help="checkpoint interval (default: 5 minutes)")
-    a("--max-steps", type=int, default=0, help="stop after this step (0: at --steps)")
-    a("--threads", type=int, default=2, help="torch threads (default: 2)")
-    a("--bf16", choices=("auto", "on", "off"), default="off",
+    a("--eval-lines", type=int, help="size of the fixed dev subset")
+    a("--log-every", type=int)
+    a("--ckpt-minutes", type=float, help="checkpoint interval in minutes")
+    a("--max-steps", type=int, help="stop after this step (0: at --steps)")
+    a("--threads", type=int, help="torch threads")
+    a("--bf16", choices=("auto", "on", "off"),
       help="forward pass in bfloat16 (autocast; the loss and optimiser stay fp32): auto uses it where the CPU "
-           "has native bfloat16 (AMX or AVX512-BF16) (default: off)")
-    a("--workers", type=int, default=1, help="DataLoader workers (default: 1)")
-    a("--seed", type=int, default=1)
+           "has native bfloat16 (AMX or AVX512-BF16)")
+    a("--workers", type=int, help="DataLoader workers")
+    a("--seed", type=int)
     a("--augment", type=float, help="augmentation strength: probability scale (default: 1.0; 0.5 with --init)")
     a("--init", metavar="WEIGHTS", help="start a new run from a trained model (a weights file or checkpoint), "
       "widening its LSTM to --hidden and its CNN stages to --channels where those are larger, and its output layer "
       "to characters of the data it lacks")
-    a("--train-layers", choices=("all", "top"), default="all",
-      help="all, or top: the CNN frozen (weights and batch-norm statistics), the LSTM and output layer trained "
-           "(default: all)")
-    a("--min-char-count", type=int, default=3, help="with --init: how often a new character must occur in the "
-      "train lines to be added (default: 3)")
-    a("--export", nargs=2, metavar=("CKPT", "WEIGHTS"), help="write WEIGHTS (fp16) from a checkpoint and exit")
+    a("--train-layers", choices=("all", "top"),
+      help="all, or top: the CNN frozen (weights and batch-norm statistics), the LSTM and output layer trained")
+    a("--min-char-count", type=int, help="with --init: how often a new character must occur in the train lines "
+      "to be added")
+    parser.add_argument("--export", nargs=2, metavar=("CKPT", "WEIGHTS"),
+                        help="write WEIGHTS (fp16) from a checkpoint and exit")
     return parser
 
 
@@ -240,38 +290,44 @@ def export(ckpt: str, weights: str) -> int:
 def run(args) -> int:
     if args.export:
         return export(*args.export)
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
     resume = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
-    fine_tuning = bool(resume["args"].get("init") if resume else args.init)
-    for key, value in (FINETUNE if fine_tuning else SCRATCH).items():  # unset options: the run's defaults
-        if getattr(args, key) is None:
-            setattr(args, key, resume["args"].get(key, value) if resume else value)
-
+    saved = (resume.get("recipe") or resume["args"]) if resume else None  # "args": checkpoints before recipes
+    try:
+        r = recipe_of(RecRecipe, args, saved).resolved()
+    except UsageError as err:
+        print(f"htr: error: {err}", file=sys.stderr)
+        return 2
+    if resume and r.init != saved.get("init"):  # the model a run started from is part of its history
+        print(f"note: resuming the run in {out}, which started from {saved.get('init') or 'scratch'}: --init "
+              f"{r.init} is not used", flush=True)
+        r = replace(r, init=saved.get("init"))
+    torch.set_num_threads(r.threads)
+    torch.set_flush_denormal(True)
     init_state = None
     if resume:
         cfg, codec = RecConfig.from_dict(resume["config"]), Codec(resume["charset"])
-    elif args.init:
-        init_state, init_cfg, charset = _read_model(args.init)
+    elif r.init:
+        init_state, init_cfg, charset = _read_model(r.init)
         codec = Codec(charset)
-        channels = tuple(max(a, b) for a, b in zip(map(int, args.channels.split(",")), init_cfg.channels))
-        cfg = replace(init_cfg, hidden=max(args.hidden, init_cfg.hidden), channels=channels, packed=args.packed)
+        channels = tuple(max(a, b) for a, b in zip(map(int, r.channels.split(",")), init_cfg.channels))
+        cfg = replace(init_cfg, hidden=max(r.hidden, init_cfg.hidden), channels=channels, packed=r.packed)
     else:
-        cfg = RecConfig(num_classes=0, height=args.height, hidden=args.hidden, layers=args.layers, stride=args.stride,
-                        packed=args.packed,
-                        channels=tuple(int(c) for c in args.channels.split(",")),
-                        blocks=tuple(int(b) for b in args.blocks.split(",")))
+        cfg = RecConfig(num_classes=0, height=r.height, hidden=r.hidden, layers=r.layers, stride=r.stride,
+                        packed=r.packed,
+                        channels=tuple(int(c) for c in r.channels.split(",")),
+                        blocks=tuple(int(b) for b in r.blocks.split(",")))
     try:
-        train, dev, weights = training_lines(args.data or default_data(), out, cfg.height, args.dev_share,
-                                             max(1, args.workers))
+        r = replace(r, data=r.data or default_data())
+        train, dev, weights = training_lines(r.data, out, cfg.height, r.dev_share, max(1, r.workers))
     except (FileNotFoundError, ValueError) as err:
         print(f"htr: error: {err}", file=sys.stderr)
         return 1
-    if not resume and args.init:
-        extra = new_characters(train.texts, codec, args.min_char_count)
+    write_recipe(out / "recipe.toml", r, f"The options of the run in {out} (htr train rec --config reads them).")
+    if not resume and r.init:
+        extra = new_characters(train.texts, codec, r.min_char_count)
         if extra:
             codec = Codec(codec.charset + extra)
             print(f"output layer grown by {len(extra)} characters of the data: {extra}", flush=True)
@@ -280,16 +336,16 @@ def run(args) -> int:
         codec = Codec(DEFAULT_CHARSET + "".join(sorted(set("".join(train.texts)))))
         cfg = replace(cfg, num_classes=len(codec))
     model = build_model(cfg)
-    model.frozen_cnn = args.train_layers == "top"
+    model.frozen_cnn = r.train_layers == "top"
     for p in model.cnn.parameters():
         p.requires_grad_(not model.frozen_cnn)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
-                            weight_decay=args.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=r.lr,
+                            weight_decay=r.weight_decay)
     clock = {"elapsed": 0.0}  # seconds trained, for a schedule over --minutes
 
     def lr_at(s: int) -> float:
-        progress = clock["elapsed"] / (60 * args.minutes) if args.minutes else None
-        return lr_lambda(s, args.warmup, args.steps, progress)
+        progress = clock["elapsed"] / (60 * r.minutes) if r.minutes else None
+        return lr_lambda(s, r.warmup, r.steps, progress)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     step, best_cer, elapsed = 0, float("inf"), 0.0
@@ -303,28 +359,27 @@ def run(args) -> int:
         np.random.set_state(resume["rng"]["numpy"])
         torch.set_rng_state(resume["rng"]["torch"])
         print(f"resumed from {last} at step {step} (best dev CER {best_cer:.4f})", flush=True)
-        changed = {k: (v, getattr(args, k)) for k, v in resume["args"].items()
-                   if k in PLAN_ARGS and getattr(args, k) != v}
+        changed = {k: (saved.get(k), getattr(r, k)) for k in PLAN if saved.get(k) != getattr(r, k)}
         if changed:
             print(f"note: resuming with a changed plan (checkpoint -> now): {changed}", flush=True)
     else:
-        torch.manual_seed(args.seed)
+        torch.manual_seed(r.seed)
         if init_state is not None:
             grow_into(model, init_state)
-            print(f"initialised from {args.init} (LSTM {init_cfg.hidden} -> {cfg.hidden} per direction, CNN channels "
+            print(f"initialised from {r.init} (LSTM {init_cfg.hidden} -> {cfg.hidden} per direction, CNN channels "
                   f"{init_cfg.channels} -> {cfg.channels})", flush=True)
 
-    reason = synth_available() if args.synth != "off" else "switched off"
+    reason = synth_available() if r.synth != "off" else "switched off"
     use_synth = reason is None
-    if args.synth == "on" and not use_synth:
+    if r.synth == "on" and not use_synth:
         print(f"htr: synthetic lines unavailable: {reason}", file=sys.stderr)
         return 1
     print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
-    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16())
+    bf16 = r.bf16 == "on" or (r.bf16 == "auto" and native_bf16())
     print(f"forward pass in {'bfloat16' if bf16 else 'float32'}", flush=True)
-    mix = Mix(synth_steps=args.synth_steps, ramp_steps=args.ramp_steps, synth_final=args.synth_final)
-    subset = dev_subset(dev, args.eval_lines) if len(dev) else []
-    data = BatchData(train, codec, args.batch_size, mix, args.seed, cfg.height, use_synth, args.augment, weights,
+    mix = Mix(synth_steps=r.synth_steps, ramp_steps=r.ramp_steps, synth_final=r.synth_final)
+    subset = dev_subset(dev, r.eval_lines) if len(dev) else []
+    data = BatchData(train, codec, r.batch_size, mix, r.seed, cfg.height, use_synth, r.augment, weights,
                      cfg.stride)
     if not data.index and not use_synth:
         print("htr: error: no usable training lines in the data (and synthetic lines are off)", file=sys.stderr)
@@ -333,12 +388,12 @@ def run(args) -> int:
           f"{count_macs(model) / 1e6:.0f}M MACs per 1000-px line; {len(data.index)} real train lines "
           f"from {', '.join(sorted(set(train.sources)))}; {len(subset)} dev lines for evaluation"
           + ("" if subset else " (none: weights.pt will be the last step's)"), flush=True)
-    stop = args.max_steps or args.steps
+    stop = r.max_steps or r.steps
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(step, stop),
-                                         num_workers=args.workers, worker_init_fn=worker_init,  # spawn: fork deadlocks in cv2
-                                         prefetch_factor=4 if args.workers else None,
+                                         num_workers=r.workers, worker_init_fn=worker_init,  # spawn: fork deadlocks in cv2
+                                         prefetch_factor=4 if r.workers else None,
                                          persistent_workers=False,
-                                         multiprocessing_context="spawn" if args.workers else None)
+                                         multiprocessing_context="spawn" if r.workers else None)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     log_path = out / "log.csv"
     trim_log(log_path, step)
@@ -355,7 +410,7 @@ def run(args) -> int:
     def state() -> dict:
         return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "step": step, "best_cer": best_cer, "elapsed": elapsed, "config": cfg.to_dict(),
-                "charset": codec.charset, "args": vars(args), "mix": asdict(mix),
+                "charset": codec.charset, "recipe": asdict(r), "mix": asdict(mix),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
 
     stopping = []  # SIGTERM / SIGINT: finish the step, checkpoint, exit
@@ -373,7 +428,7 @@ def run(args) -> int:
                        batch["target_lengths"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            nn.utils.clip_grad_norm_(model.parameters(), r.clip)
             opt.step()
             sched.step()
             step += 1
@@ -382,15 +437,15 @@ def run(args) -> int:
             synth_lines += batch["n_synth"]
             elapsed = base_elapsed + time.time() - t_start
             clock["elapsed"] = elapsed
-            done = step == stop or (args.minutes and elapsed >= 60 * args.minutes)
+            done = step == stop or (r.minutes and elapsed >= 60 * r.minutes)
             row = None
-            if step % args.log_every == 0:
+            if step % r.log_every == 0:
                 now = time.time()
                 row = {"step": step, "time_s": round(elapsed, 1), "lr": f"{sched.get_last_lr()[0]:.2e}",
                        "loss": round(float(np.mean(losses)), 4), "lines_per_s": round(lines / (now - t_log), 1),
                        "synth_share": round(synth_lines / max(1, lines), 2)}
                 losses, lines, synth_lines, t_log = [], 0, 0, now
-            if subset and (step % args.eval_every == 0 or done):
+            if subset and (step % r.eval_every == 0 or done):
                 scores = evaluate(model, codec, dev, subset)
                 row = {**(row or {"step": step, "time_s": round(elapsed, 1)}),
                        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}}
@@ -406,7 +461,7 @@ def run(args) -> int:
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 if "dev_cer" in row:
                     plot_curves(log_path, out / "curve.png")
-            if time.time() - t_ckpt > args.ckpt_minutes * 60 or done or stopping:
+            if time.time() - t_ckpt > r.ckpt_minutes * 60 or done or stopping:
                 save_checkpoint(last, state())
                 t_ckpt = time.time()
             if stopping:
