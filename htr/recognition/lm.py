@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from htr.errors import UsageError
+from htr.files import atomic_path
 
 START = "\x02"  # line start: the context of a line's first characters
 
@@ -56,13 +57,10 @@ class CharLM:
         return math.log(self.prob(context, char))
 
     def save(self, path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        with gzip.open(tmp, "wt", encoding="utf-8") as f:
+        with atomic_path(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as f:
             json.dump({"order": self.order, "meta": self.meta, "counts": self.counts,
                        "lexicons": {lang: "\n".join(words) for lang, words in self.lexicons.items()}},
                       f, ensure_ascii=False, separators=(",", ":"))
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path) -> "CharLM":

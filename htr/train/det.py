@@ -32,6 +32,7 @@ from htr.evaluate import DetectionScore, match_polygons
 from htr.formats import read_document
 from htr.imageio import load_image
 from htr.errors import UsageError
+from htr.files import atomic_path
 from htr.train.plot import trim_log
 from htr.train.recipe import add_config_option, option, read_recipe, recipe_of, write_recipe
 
@@ -287,9 +288,9 @@ def run(cli: argparse.Namespace) -> int:
     model.train()
 
     def save():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                    "config": cfg.to_dict(), "recipe": dataclasses.asdict(args)}, out / "last.pt.part")
-        (out / "last.pt.part").replace(out / "last.pt")
+        with atomic_path(out / "last.pt") as tmp:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                        "config": cfg.to_dict(), "recipe": dataclasses.asdict(args)}, tmp)
         plot_curve(log_path, out / "curve.png")
 
     def val_eval() -> dict[str, float]:

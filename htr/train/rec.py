@@ -46,6 +46,7 @@ from torch import nn
 
 from htr.errors import UsageError
 from htr.evaluate import score_text
+from htr.files import atomic_path
 from htr.recognition.codec import DEFAULT_CHARSET, Codec
 from htr.recognition.decode import greedy_decode
 from htr.recognition.model import RecConfig, build_model, count_macs
@@ -266,9 +267,8 @@ def grow_into(model, old_state: dict) -> None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def export(ckpt: str, weights: str) -> int:
