@@ -25,3 +25,12 @@ def make_page() -> Page:
 @pytest.fixture
 def page() -> Page:
     return make_page()
+
+
+def pytest_runtest_setup(item):
+    """Tests marked ``shared`` skip, with the reason, where ../shared (or $HTR_SHARED) is absent."""
+    if item.get_closest_marker("shared"):
+        from tests.shared import SHARED
+
+        if not (SHARED / "data").is_dir():
+            pytest.skip(f"{SHARED / 'data'} not found (set HTR_SHARED to the folder holding data/ and schemas/)")

@@ -14,7 +14,9 @@ from PIL import Image
 
 from htr import batch
 from htr.cli import main
+from htr.evaluate import cer
 from htr.formats import read_document
+from htr.pipeline import Reader
 from htr.paths import WEIGHTS_DIR
 from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
@@ -30,6 +32,9 @@ PAGES = {  # key -> (input under IN_DIR, page number)
     "sub/scan_p0002": ("sub/scan.TIF", 2),
     "doc_p0001": ("doc.pdf", 1),
 }
+# CER of the synthetic pages' text read back, near what the shipped weights do (0.185, 0.475, 0.605: small
+# pages, p3 a form of short fields); blank or scrambled text is far above.
+BATCH_CER = {"p1": 0.3, "p2": 0.65, "sub/p3": 0.75}
 CORRUPT = {"bad/truncated.jpg", "bad/not_an_image.png", "empty.jpg", "broken.pdf"}
 SUFFIXES = {"page": ".page.xml", "alto": ".alto.xml", "hocr": ".hocr", "text": ".txt", "json": ".json"}
 
@@ -48,7 +53,10 @@ def in_dir(tmp_path_factory, fonts_subset) -> Path:  # noqa: F811 (fonts fetched
     root = tmp_path_factory.mktemp("scans")
     (root / "sub").mkdir()
     (root / "bad").mkdir()
-    pages = [small(render_page(np.random.default_rng(seed))[0]) for seed in (1, 2, 3)]
+    rendered = [render_page(np.random.default_rng(seed)) for seed in (1, 2, 3)]
+    pages = [small(image) for image, _ in rendered]
+    for name, (_, truth) in zip(("p1", "p2", "p3"), rendered):
+        (root / f"{name}.truth.txt").write_text(truth.text, encoding="utf-8")  # not an input: .txt
     # A fresh copy for every save: Pillow keeps one save's options on the image for the next.
     pages[0].copy().save(root / "p1.png")
     pages[1].copy().save(root / "p2.jpg", quality=90)
@@ -130,13 +138,21 @@ def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys
     assert written == expected | {batch.MANIFEST, batch.FAILURES}
     for key, (name, page) in PAGES.items():
         image = batch.load_page(batch.PageJob(in_dir / name, page, key))
-        texts = []
-        for fmt, suffix in SUFFIXES.items():
-            doc = read_document(out / (key + suffix))
+        docs = {fmt: read_document(out / (key + suffix)) for fmt, suffix in SUFFIXES.items()}
+        full = docs["json"]  # every format read back holds what the richest one does
+        for fmt, doc in docs.items():
+            assert doc.text.split() == full.text.split(), (key, fmt)
             if fmt != "text":
                 assert (doc.width, doc.height) == (image.shape[1], image.shape[0]), (key, fmt)
-            texts.append(doc.text.split())
-        assert all(t == texts[0] for t in texts), key  # every format holds the same text
+                assert [len(ln.words) for ln in doc.lines] == [len(ln.words) for ln in full.lines], (key, fmt)
+        for fmt in ("page", "alto"):  # word polygons kept (whole pixels in XML)
+            assert [np.round(w.polygon).tolist() for w in docs[fmt].words()] == \
+                [np.round(w.polygon).tolist() for w in full.words()], (key, fmt)
+        if key in BATCH_CER:  # the right text, not only the same one everywhere
+            truth = (in_dir / f"{Path(name).stem}.truth.txt").read_text(encoding="utf-8")
+            assert cer(full.text, truth) < BATCH_CER[key], key
+    first = batch.load_page(batch.PageJob(in_dir / "p1.png", None, "p1"))
+    assert read_document(out / "p1.json").text == Reader().read(first).text  # as read_page reads it
 
     assert sorted(row[0] for row in failures(out)) == sorted(CORRUPT)
     assert all(row[1] == "" and row[2] for row in failures(out))
@@ -146,12 +162,14 @@ def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys
     assert {(r["input"], r["page"]) for r in records} == set(PAGES.values())
     for r in records:
         assert len(r["outputs"]) == 5 and all((out / o).is_file() for o in r["outputs"])
-        assert r["seconds"] > 0 and r["lines"] >= 0 and r["words"] >= 0
-        assert r["mean_confidence"] is None or 0 <= r["mean_confidence"] <= 1
+        doc = read_document(out / next(o for o in r["outputs"] if o.endswith(".json")))
+        assert r["seconds"] > 0 and r["lines"] == len(doc.lines) > 0 and r["words"] == len(list(doc.words()))
+        assert r["mean_confidence"] == pytest.approx(np.mean([ln.confidence for ln in doc.lines]), abs=1e-3)
 
 
 @needs_weights
-def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path, stop):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "htr.cli", "batch", str(in_dir), str(out), "--formats", "page,text"]
     with open(tmp_path / "first.err", "w") as stderr:
@@ -162,7 +180,7 @@ def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path):
         while not list(out.rglob("*.page.xml")) and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert run.poll() is None, "the run ended before it could be interrupted"
-        run.send_signal(signal.SIGINT)
+        run.send_signal(stop)
         code = run.wait(timeout=60)
     first_err = (tmp_path / "first.err").read_text()
     assert code == 130, first_err
@@ -184,3 +202,71 @@ def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path):
     assert {o: (out / o).stat().st_mtime_ns for o in finished} == mtimes
     assert all((out / (key + s)).is_file() for key in PAGES for s in (".page.xml", ".txt"))
     assert sorted(row[0] for row in failures(out)) == sorted(CORRUPT)
+
+
+@pytest.fixture
+def one_page(in_dir, tmp_path) -> Path:
+    """A folder holding one good page."""
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    (folder / "p1.png").write_bytes((in_dir / "p1.png").read_bytes())
+    return folder
+
+
+@needs_weights
+def test_exit_codes_done_already_done_bad_arguments_and_models_that_cannot_load(one_page, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", str(one_page), str(out), "--quiet"]) == 0
+    assert "1 done, 0 skipped, 0 failed" in capsys.readouterr().err
+    assert main(["batch", str(one_page), str(out), "--quiet"]) == 0  # everything already done
+    assert "1 already done, skipped; 0 to read" in capsys.readouterr().err
+    for bad in (["--formats", "docx"], ["--workers", "0"], ["--bogus"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["batch", str(one_page), str(out), *bad])
+        assert exit_info.value.code == 2, bad
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a model at all")
+    for option, weights in (("--rec-weights", corrupt), ("--det-weights", tmp_path / "missing.pt")):
+        fresh = tmp_path / f"out{option}"
+        assert main(["batch", str(one_page), str(fresh), option, str(weights), "--quiet"]) == 1, option
+        err = capsys.readouterr().err
+        assert "htr: error: " in err and weights.name in err, err
+        assert not list(fresh.rglob("*.xml")) and manifest(fresh) == []
+
+
+@needs_weights
+def test_two_workers_write_what_one_does(in_dir, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    good = tmp_path / "good"
+    for name in ("p1.png", "p2.jpg", "sub/p3.png"):
+        (good / name).parent.mkdir(parents=True, exist_ok=True)
+        (good / name).write_bytes((in_dir / name).read_bytes())
+    assert main(["batch", str(good), str(one), "--formats", "json", "--quiet"]) == 0
+    assert main(["batch", str(good), str(two), "--formats", "json", "--workers", "2", "--quiet"]) == 0
+    for key in ("p1", "p2", "sub/p3"):
+        a, b = read_document(one / f"{key}.json"), read_document(two / f"{key}.json")
+        assert a.text == b.text and len(a.lines) == len(b.lines) > 0, key
+    assert sorted(r["input"] for r in manifest(two)) == ["p1.png", "p2.jpg", "sub/p3.png"]
+
+
+@needs_weights
+def test_asking_for_more_formats_redoes_the_pages_that_lack_them(one_page, tmp_path):
+    out = tmp_path / "out"
+    assert main(["batch", str(one_page), str(out), "--formats", "text", "--quiet"]) == 0
+    assert main(["batch", str(one_page), str(out), "--formats", "text,page,alto", "--quiet"]) == 0
+    assert {p.name for p in out.iterdir()} == {"p1.txt", "p1.page.xml", "p1.alto.xml", batch.MANIFEST,
+                                               batch.FAILURES}
+    assert read_document(out / "p1.page.xml").text.split() == (out / "p1.txt").read_text().split()
+    assert len(manifest(out)) == 2 and main(["batch", str(one_page), str(out), "--formats", "page",
+                                             "--quiet"]) == 0 and len(manifest(out)) == 2
+
+
+@needs_weights
+@pytest.mark.shared
+def test_batch_outputs_validate_against_the_schemas(one_page, tmp_path):
+    from tests.shared import validate
+
+    out = tmp_path / "out"
+    assert main(["batch", str(one_page), str(out), "--formats", "page,alto", "--quiet"]) == 0
+    validate((out / "p1.page.xml").read_bytes(), "page2019")
+    validate((out / "p1.alto.xml").read_bytes(), "alto4")

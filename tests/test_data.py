@@ -208,25 +208,32 @@ def test_detector_training_takes_corpus_pages_by_weight(gt, tmp_path):
 
 
 def test_detector_run_saves_its_recipe_and_resumes_with_it(gt, tmp_path):
-    import argparse
+    import csv
 
     import torch
 
+    from htr.detection.detector import Detector
+
     from htr.train import det
 
-    parser = det.configure_parser(argparse.ArgumentParser())
     run = tmp_path / "run"
-    (tmp_path / "r.toml").write_text('arch = "slim"\ncrop = 128\nlong_side = 256\nbatch = 1\nworkers = 0\n')
-    first = ["--out", str(run), "--config", str(tmp_path / "r.toml"), "--data", f"{gt / 'letters'}:train",
-             "--val-pages", "1", "--val-synth", "0", "--synth-share", "0", "--eval-every", "2", "--steps", "2",
-             "--warmup", "1", "--no-tune"]
-    assert det.run(parser.parse_args(first)) == 0
+    (tmp_path / "r.toml").write_text('arch = "slim"\ncrop = 128\nlong_side = 256\nbatch = 2\nworkers = 0\n')
+    first = ["train", "det", "--out", str(run), "--config", str(tmp_path / "r.toml"), "--data",
+             f"{gt / 'letters'}:train", "--val-pages", "1", "--val-synth", "0", "--synth-share", "0",
+             "--eval-every", "4", "--steps", "4", "--warmup", "1", "--lr", "3e-3", "--no-tune"]
+    assert main(first) == 0
     saved = det.read_recipe(run / "recipe.toml", det.DetRecipe)
-    assert (saved["arch"], saved["crop"], saved["steps"], saved["tune"]) == ("slim", 128, 2, False)
-    assert det.run(parser.parse_args(["--out", str(run), "--resume", "--steps", "3"])) == 0
+    assert (saved["arch"], saved["crop"], saved["steps"], saved["tune"]) == ("slim", 128, 4, False)
+    assert main(["train", "det", "--out", str(run), "--resume", "--steps", "12"]) == 0
     state = torch.load(run / "last.pt", weights_only=True)
-    assert state["step"] == 3 and state["recipe"]["crop"] == 128 and state["recipe"]["steps"] == 3
-    assert (run / "det.pt").exists()
+    assert state["step"] == 12 and state["recipe"]["crop"] == 128 and state["recipe"]["steps"] == 12
+    with open(run / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(r["loss"]) for r in rows]
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))  # the resumed run continues the log
+    assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses  # it learns
+    detector = Detector(run / "det.pt")  # the weights it kept load
+    assert detector.pre["long_side"] == 256
 
 
 def test_eval_lines_reads_a_corpus_per_source(tmp_path, capsys):

@@ -11,6 +11,7 @@ from htr.detection.loss import balanced_bce, db_loss
 from htr.detection.model import DetConfig, build_model
 from htr.document import Line, Page, Word, box_polygon
 from htr.errors import HTRError
+from htr.paths import default_weights
 
 TINY = DetConfig(widths=(8, 16, 16, 32), blocks=(1, 1, 1, 1), stem=8, fpn=16, head=8)
 
@@ -118,26 +119,27 @@ def test_sample_targets_and_word_mask():
     assert s["has"].tolist() == [1.0, 0.0] and s["gt"][1].sum() == 0
 
 
-def test_commands(tmp_path, capsys):
-    from PIL import Image
+@pytest.mark.skipif(not default_weights("det").exists(), reason="htr/weights/det.pt is needed")
+def test_detect_and_eval_detect_find_the_lines_of_the_example_letter(tmp_path, capsys):
+    import shutil
 
-    from htr.cli import build_parser
-    model = build_model(TINY)
-    save_weights(tmp_path / "det.pt", model, {"long_side": 128})
-    Image.fromarray(np.full((120, 90, 3), 250, np.uint8)).save(tmp_path / "p.jpg")
-    (tmp_path / "p.xml").write_text(
-        '<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"><Page imageFilename='
-        '"p.jpg" imageWidth="90" imageHeight="120"><TextRegion id="r"><Coords points="5,5 80,5 80,30 5,30"/>'
-        '<TextLine id="l"><Coords points="5,5 80,5 80,30 5,30"/></TextLine></TextRegion></Page></PcGts>')
-    parser = build_parser()
-    args = parser.parse_args(["detect", str(tmp_path / "p.jpg"), "--weights", str(tmp_path / "det.pt"), "--overlay",
-                              str(tmp_path / "o.png"), "-o", str(tmp_path / "o.json")])
-    assert args.func(args) == 0
-    assert (tmp_path / "o.png").exists() and json.loads((tmp_path / "o.json").read_text())["width"] == 90
-    args = parser.parse_args(["eval", "detect", str(tmp_path), "--weights", str(tmp_path / "det.pt"), "--json"])
-    assert args.func(args) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["total"]["pages"] == 1 and report["total"]["fn"] + report["total"]["tp"] == 1
-    with pytest.raises(HTRError, match="not found"):
-        args = parser.parse_args(["detect", str(tmp_path), "--weights", str(tmp_path / "none.pt")])
-        args.func(args)
+    from htr.cli import main
+    from htr.evaluate import match_polygons
+    from htr.formats import read_document
+    from htr.paths import REPO
+
+    letter = REPO / "examples" / "letter.jpg"
+    gt = read_document(REPO / "examples" / "letter.gt.xml")
+    assert main(["detect", str(letter), "--overlay", str(tmp_path / "o.png"), "-o", str(tmp_path / "o.json")]) == 0
+    found = read_document(tmp_path / "o.json")
+    assert (tmp_path / "o.png").exists() and found.width == gt.width
+    score, _ = match_polygons([ln.polygon for ln in found.lines], [ln.polygon for ln in gt.lines], 0.5)
+    assert score.f1 >= 0.95, score  # all 11 lines (htr/weights/MODEL_CARD.md)
+    shutil.copy(letter, tmp_path / "letter.jpg")
+    shutil.copy(REPO / "examples" / "letter.gt.xml", tmp_path / "letter.xml")
+    capsys.readouterr()
+    assert main(["eval", "detect", str(tmp_path), "--json"]) == 0
+    total = json.loads(capsys.readouterr().out)["total"]
+    assert total["pages"] == 1 and total["tp"] == score.tp and total["f1"] == pytest.approx(score.f1, abs=1e-3)
+    assert main(["detect", str(letter), "--weights", str(tmp_path / "none.pt")]) == 1
+    assert "none.pt" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """DB targets: shrunk kernels, threshold maps, degenerate polygons, line bands."""
 import numpy as np
+import pytest
 import shapely
 
 from htr.detection.targets import (band_polygon, clean_polygon, expand_distance, line_angle, make_targets,
@@ -84,6 +85,7 @@ def test_line_angle():
         assert abs(line_angle(poly) - a) < 0.5
 
 
+@pytest.mark.shared
 def test_real_line_outlines_survive_targets_and_postprocess():
     """A perfect model's maps (the band kernels) of real pages give back their lines at IoU 0.5."""
     from htr.detection.postprocess import PostConfig, maps_to_detections

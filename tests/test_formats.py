@@ -82,6 +82,7 @@ def test_hocr_baseline_follows_the_spec(page):
     assert offset == pytest.approx(np.mean(np.array([-10, -6, -9]) - fit[0] * np.array([0, 400, 780])), abs=0.01)
 
 
+@pytest.mark.shared
 def test_written_xml_validates_against_official_schemas(page):
     validate(write_page_xml(page), "page2019")
     validate(write_alto(page), "alto4")
@@ -144,6 +145,7 @@ PAGE_2013 = """<?xml version="1.0" encoding="UTF-8"?>
 </PcGts>"""
 
 
+@pytest.mark.shared
 def test_page_reader_is_lenient_and_follows_reading_order():
     page = read_page_xml(PAGE_2013.encode())
     assert page.text == "first & best\n\nmade of words\nlater line"  # ReadingOrder, then custom line order
@@ -172,6 +174,7 @@ ALTO_V2 = """<?xml version="1.0" encoding="UTF-8"?>
 </alto>"""
 
 
+@pytest.mark.shared
 def test_alto_reader_handles_old_versions():
     page = read_alto(ALTO_V2.encode())
     assert page.source == "scan.tif" and (page.width, page.height) == (800, 600)

@@ -52,6 +52,7 @@ def test_example_pages_pass_the_ocrd_validator(reader, gt, tmp_path):
     assert errors(reader.read(image, lines=gt), tmp_path) == []  # the lines of a segmentation, read
 
 
+@pytest.mark.shared
 @needs_weights
 def test_dev_pages_pass_the_ocrd_validator(reader, tmp_path):
     images = sorted(shared_path("data", "hooker", "dev").glob("*.jpg"))[:DEV_PAGES]

@@ -16,11 +16,13 @@ from tests.test_cli import htr
 from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
 TEXT = "The quick brown fox jumps over 13 lazy dogs."
+NO_TESSERACT = "tesseract not on PATH (apt-get install tesseract-ocr; .ci/run installs Python packages only)"
 ENGINES = [
-    pytest.param("tesseract", marks=pytest.mark.skipif(shutil.which("tesseract") is None,
-                                                       reason="tesseract not on PATH")),
-    pytest.param("rapidocr", marks=pytest.mark.skipif(peers.available("rapidocr") is not None,
-                                                      reason="rapidocr-onnxruntime not installed")),
+    pytest.param("tesseract", marks=pytest.mark.skipif(shutil.which("tesseract") is None, reason=NO_TESSERACT)),
+    pytest.param("rapidocr", marks=pytest.mark.skipif(
+        peers.available("rapidocr") is not None,
+        reason="rapidocr-onnxruntime not installed (pip install -e '.[peers]'; .ci/run leaves it out: it pulls "
+               "opencv-python, whose cv2 would shadow the opencv-python-headless htr depends on)")),
 ]
 
 
@@ -82,7 +84,7 @@ def test_detects_the_lines_of_a_page(system, rendered_page):
     assert abs(len(found) - len(page.lines)) <= max(2, 0.15 * len(page.lines)), (len(found), len(page.lines))
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not on PATH")
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason=NO_TESSERACT)
 def test_eval_detect_cli_with_tesseract_only(tmp_path, rendered_page):
     from htr.formats import write_document
 

@@ -14,6 +14,9 @@ from htr.pipeline import Reader, rotate, row_column_ratio, unrotate_points
 from tests.shared import validate
 
 EXAMPLES = REPO / "examples"
+# Bars near what the shipped weights achieve (about twice their CER: v2 reads the letter at 0.043, the two-column
+# notes at 0.028), so that a recogniser or a pipeline that reads worse fails.
+LETTER_CER, NOTES_CER = 0.09, 0.06
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "det.pt").exists() or not (WEIGHTS_DIR / "rec.pt").exists(),
                                 reason="htr/weights/det.pt and rec.pt are needed (htr train det / rec)")
@@ -39,8 +42,8 @@ def test_reads_the_lines_of_a_page_in_reading_order(synth_page, upright):
     image, gt = synth_page
     assert upright.rotation == 0 and (upright.width, upright.height) == (image.shape[1], image.shape[0])
     found, _ = match_polygons([ln.polygon for ln in upright.lines], [ln.polygon for ln in gt.lines], 0.5)
-    assert found.recall > 0.7 and found.precision > 0.7, found
-    assert cer(upright.text, gt.text) < 0.5  # the recogniser's figures: htr/weights/MODEL_CARD.md
+    assert found.recall >= 0.95 and found.precision >= 0.95, found  # every line of the letter (11) found
+    assert cer(upright.text, gt.text) < LETTER_CER
     for line in upright.lines:
         assert 0 <= line.confidence <= 1 and line.text.strip()
         assert line.polygon.min() >= -1 and (line.polygon.max(0) <= [image.shape[1] + 1, image.shape[0] + 1]).all()
@@ -50,6 +53,16 @@ def test_reads_the_lines_of_a_page_in_reading_order(synth_page, upright):
             assert x0 - 5 <= word.bbox[0] <= word.bbox[2] <= x1 + 5 and 0 <= word.confidence <= 1
     ids = [ln.id for ln in upright.lines]
     assert ids == [f"l{i}" for i in range(1, len(ids) + 1)]
+
+
+def test_two_columns_are_read_column_by_column_in_the_order_of_the_ground_truth(reader):
+    gt = read_document(EXAMPLES / "notes.gt.xml")
+    page = reader.read(load_image(EXAMPLES / "notes.jpg"))
+    found, pairs = match_polygons([ln.polygon for ln in page.lines], [ln.polygon for ln in gt.lines], 0.5)
+    assert found.recall >= 0.93 and found.precision >= 0.95, found
+    order = [j for _, j, _ in sorted(pairs)]  # the ground-truth index of each line matched, in htr's order
+    assert order == sorted(order), order
+    assert cer(page.text, gt.text) < NOTES_CER
 
 
 def test_accepts_path_bytes_array_and_pil_image(tmp_path, reader, synth_page, upright):
@@ -95,6 +108,7 @@ def htr(*args, **kw):
     return subprocess.run([sys.executable, "-m", "htr.cli", *args], capture_output=True, text=True, **kw)
 
 
+@pytest.mark.shared
 def test_page_command_writes_valid_documents_and_an_overlay(tmp_path, synth_page):
     scan = tmp_path / "scan.jpg"
     Image.fromarray(synth_page[0]).save(scan, quality=90)
@@ -159,4 +173,47 @@ def test_eval_pages_scores_the_full_pipeline(tmp_path):
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)["rows"]
     assert row["system"] == "htr" and row["pages"] == 1 and row["x_htr"] == 1.0
-    assert row["cer"] < 0.5 and row["bow_f1"] > 0.2 and row["median_seconds"] > 0
+    assert row["cer"] < LETTER_CER and row["bow_f1"] > 0.6 and row["median_seconds"] > 0
+
+
+@pytest.fixture(scope="module")
+def real_page():
+    """The first hooker dev page (a real handwritten letter) and its ground-truth segmentation."""
+    from tests.shared import shared_path
+
+    xml = sorted(shared_path("data", "hooker", "dev").glob("*.xml"))[0]
+    return xml.with_suffix(".jpg"), xml
+
+
+def page_json(capsys, *args):
+    from htr.cli import main
+    from htr.formats import parse_document
+
+    assert main(["page", *map(str, args), "--out", "json", "--threads", "2"]) == 0
+    return parse_document(capsys.readouterr().out, "json")
+
+
+@pytest.mark.shared
+def test_page_decoding_options_are_applied(real_page, capsys):
+    image, xml = real_page
+    gt = read_document(xml)
+    default = page_json(capsys, image, "--lines", xml)
+    assert [ln.id for ln in default.lines] == [ln.id for ln in gt.lines]  # --lines: its lines, ids kept
+    assert cer(default.text, gt.text) < 0.4
+    for option, kwargs in ((["--lm", "none"], {"lm": None}), (["--beam", "0"], {"beam": 0}),
+                           (["--lang", "none"], {"lang": ()})):
+        page = page_json(capsys, image, "--lines", xml, *option)
+        assert page.text != default.text, option  # each changes what is read ...
+        assert page.text == Reader(**kwargs).read(load_image(image), lines=xml).text, option  # ... as the library does
+    sure = page_json(capsys, image, "--lines", xml, "--min-confidence", "0.9")
+    kept = [w.confidence for w in sure.words()]
+    assert 0 < len(kept) < len(list(default.words())) and min(kept) >= 0.9
+
+
+def test_page_no_orient_reads_a_turned_scan_as_it_lies(tmp_path, synth_page, upright, capsys):
+    scan = tmp_path / "turned.png"
+    Image.fromarray(rotate(synth_page[0], 1)).save(scan)
+    turned = page_json(capsys, scan)
+    assert turned.rotation != 0 and cer(turned.text, upright.text) < 0.1
+    as_it_lies = page_json(capsys, scan, "--no-orient")
+    assert as_it_lies.rotation == 0 and cer(as_it_lies.text, upright.text) > 0.5

@@ -97,6 +97,10 @@ def test_train_checkpoint_resume_and_export(crops, tmp_path):
     assert rec.run(parser.parse_args(["--export", str(tmp_path / "last.pt"), str(tmp_path / "rec.pt")])) == 0
     model, codec, info = load_weights(tmp_path / "rec.pt")
     assert info["meta"]["step"] == 6 and codec.charset == second["charset"]
+    assert rec.run(parser.parse_args(["--out", str(tmp_path), "--max-steps", "16", "--eval-every", "16"])) == 0
+    with open(tmp_path / "log.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f) if r["loss"]]
+    assert np.mean(losses[-3:]) < losses[0] - 2, losses  # it learns (the CTC loss of these lines starts near 39)
 
 
 def test_help_runs():

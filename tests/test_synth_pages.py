@@ -1,8 +1,13 @@
-"""Synthetic pages: ground truth on the ink, no overlapping words, PAGE-XML that validates and reads back."""
+"""Synthetic pages: ground truth on the ink, no overlapping words, PAGE-XML that validates and reads back; the
+lines `htr synth lines` writes read back by `htr recognize`."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
+from htr.paths import WEIGHTS_DIR
 from htr.synth.layouts import LAYOUTS
 from tests.test_synth import fonts_subset, max_overlap, polygon_ink  # noqa: F401 (fixture)
 
@@ -30,6 +35,7 @@ def test_words_sit_on_ink_and_do_not_overlap(pages):
             assert max_overlap([w.polygon for w in line.words]) <= 0.10, line.text
 
 
+@pytest.mark.shared
 def test_page_xml_validates_and_reads_back(pages):
     from htr.formats.pagexml import read_page_xml
     from htr.synth.pages import page_xml
@@ -64,3 +70,20 @@ def test_command_line(fonts_subset, tmp_path):
     assert main(["synth", "pages", "1", str(tmp_path / "p"), "--quiet", "--workers", "1"]) == 0
     assert (tmp_path / "l" / "lines.jsonl").read_text().count("\n") == 4
     assert (tmp_path / "p" / "000000.xml").exists()
+
+
+@pytest.mark.skipif(not (WEIGHTS_DIR / "rec.pt").exists(), reason="htr/weights/rec.pt is needed")
+def test_recognize_reads_the_print_lines_synth_writes(fonts_subset, tmp_path, capsys):  # noqa: F811
+    from htr.cli import main
+    from htr.evaluate import TextScore, score_text
+
+    folder = tmp_path / "lines"
+    assert main(["synth", "lines", "12", str(folder), "--kind", "print", "--seed", "5", "--quiet", "--workers",
+                 "1"]) == 0
+    rows = [json.loads(line) for line in (folder / "lines.jsonl").read_text(encoding="utf-8").splitlines()]
+    capsys.readouterr()
+    assert main(["recognize", *(str(folder / r["image"]) for r in rows), "--json"]) == 0
+    read = json.loads(capsys.readouterr().out)
+    assert [Path(r["file"]).name for r in read] == [r["image"] for r in rows]
+    total = sum((score_text(r["text"], truth["text"]) for r, truth in zip(read, rows)), TextScore())
+    assert total.cer < 0.05, total  # the shipped weights: ~0.01 on synthetic print (model card)
