@@ -63,13 +63,19 @@ def test_write_pages_is_byte_identical(fonts_subset, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_command_line(fonts_subset, tmp_path):
+def test_command_line(fonts_subset, tmp_path, capsys):
     from htr.cli import main
 
     assert main(["synth", "lines", "4", str(tmp_path / "l"), "--seed", "1", "--quiet", "--workers", "1"]) == 0
     assert main(["synth", "pages", "1", str(tmp_path / "p"), "--quiet", "--workers", "1"]) == 0
     assert (tmp_path / "l" / "lines.jsonl").read_text().count("\n") == 4
     assert (tmp_path / "p" / "000000.xml").exists()
+    capsys.readouterr()
+    assert main(["synth", "fonts", "caveat"]) == 0  # in the cache already: verified, not fetched again
+    assert "handwriting: 1 fetched, 1 kept" in capsys.readouterr().out
+    assert main(["synth", "bench", "--lines", "6", "--pages", "1", "--runs", "1", "--workers", "1"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.split()}
+    assert rows["lines"][1] == "6" and float(rows["lines"][2]) > 0 and rows["pages"][1] == "1"
 
 
 @pytest.mark.skipif(not (WEIGHTS_DIR / "rec.pt").exists(), reason="htr/weights/rec.pt is needed")
