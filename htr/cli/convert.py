@@ -6,10 +6,10 @@ from pathlib import Path
 
 from htr.cli.options import write_stdout
 from htr.errors import HTRError
-from htr.formats import (FORMATS, REGISTRY, document_files, format_for_path, read_document, save_document,
-                         write_document)
+from htr.formats import REGISTRY, document_files, format_for_path, read_document, save_document, write_document
 
-_SUFFIXES = [f.suffix for f in REGISTRY.values()]
+TARGETS = tuple(name for name, f in REGISTRY.items() if not f.needs_image)  # a PDF needs the scan: htr page, batch
+_SUFFIXES = [REGISTRY[name].suffix for name in TARGETS]
 SUFFIXES = f"{', '.join(_SUFFIXES[:-1])} or {_SUFFIXES[-1]}"  # ".page.xml, .alto.xml, .hocr, .txt or .json"
 
 
@@ -23,7 +23,7 @@ def register(commands) -> None:
                     "KEY.alto.xml, ...); --to is then required.")
     p.add_argument("input", help="input document or folder")
     p.add_argument("output", help="output file ('-' for stdout) or folder")
-    p.add_argument("--to", choices=FORMATS, help="output format")
+    p.add_argument("--to", choices=TARGETS, help="output format")
     p.set_defaults(func=run)
 
 
@@ -36,7 +36,10 @@ def run(args) -> int:
     fmt = args.to or format_for_path(target)
     if fmt is None:
         raise HTRError(f"cannot tell the output format from {target.name!r}: give --to "
-                       f"({', '.join(FORMATS)}) or name it {SUFFIXES}")
+                       f"({', '.join(TARGETS)}) or name it {SUFFIXES}")
+    if fmt not in TARGETS:
+        raise HTRError(f"{target.name}: htr convert cannot write {REGISTRY[fmt].title}, which needs the page "
+                       f"image (htr page SCAN --out {fmt}, htr batch --formats {fmt}); write {SUFFIXES}")
     if str(target) == "-":
         write_stdout(write_document(read_document(source), fmt))
     else:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from htr.errors import HTRError, ResourceError
+from htr.errors import HTRError, ResourceError, UsageError
 from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
@@ -118,9 +118,16 @@ def recognizer(args):
         raise ResourceError(f"{path}: cannot load recogniser weights ({type(err).__name__}: {err})") from err
 
 
+def check_stdout(binary: bool) -> None:
+    """UsageError where a binary document (a PDF) would go to stdout and stdout is a terminal."""
+    if binary and sys.stdout.isatty():
+        raise UsageError("not writing a binary document (PDF) to the terminal: give -o FILE or redirect stdout")
+
+
 def write_stdout(document: str | bytes) -> None:
-    """A document on stdout: bytes as they are (a binary format), text as text."""
+    """A document on stdout: bytes as they are (a binary format; not to a terminal), text as text."""
     if isinstance(document, bytes):
+        check_stdout(True)
         sys.stdout.flush()
         sys.stdout.buffer.write(document)
     else:

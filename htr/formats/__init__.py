@@ -1,5 +1,5 @@
-"""Reading and writing pages in the standard formats: PAGE-XML, ALTO, hOCR, plain text and JSON (one record
-each in ``htr.formats.registry``)."""
+"""Reading and writing pages in the standard formats: PAGE-XML, ALTO, hOCR, plain text and JSON, and writing
+searchable PDF (one record each in ``htr.formats.registry``)."""
 from __future__ import annotations
 
 import os
@@ -12,8 +12,9 @@ from htr.formats.alto import read_alto, write_alto
 from htr.formats.hocr import read_hocr, write_hocr
 from htr.formats.jsonio import read_json, write_json
 from htr.formats.pagexml import read_page_xml, write_page_xml
-from htr.formats.registry import (DOCUMENT_SUFFIXES, FORMATS, REGISTRY, Format, document_files, document_key,
-                                  format_for_path, get_format)
+from htr.formats.pdf import write_pdf, write_pdf_pages
+from htr.formats.registry import (DOCUMENT_SUFFIXES, FORMATS, READABLE, REGISTRY, Format, document_files,
+                                  document_key, format_for_path, get_format)
 from htr.formats.text import read_text, write_text
 from htr.formats.xmlutil import local, parse_xml
 
@@ -45,8 +46,11 @@ def read_document(path: str | Path, clip: bool = True) -> Page:
         raise FormatError(f"{path}: no such file")
     if path.is_dir():
         raise FormatError(f"{path}: is a directory, not a document")
+    raw = path.read_bytes()
+    if raw.startswith(b"%PDF-"):
+        raise FormatError(f"{path}: a PDF is not a document htr reads (htr page and htr batch read it as page images)")
     try:
-        data = path.read_bytes().decode("utf-8-sig")
+        data = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise FormatError(f"{path}: not UTF-8 text (is it an image?)") from err
     try:
@@ -79,7 +83,8 @@ def save_document(page: Page, path: str | os.PathLike, fmt: str, image=None) -> 
     atomic_write(path, write_document(page, fmt, image))
 
 
-__all__ = ["FORMATS", "REGISTRY", "DOCUMENT_SUFFIXES", "Format", "get_format", "read_document", "parse_document",
-           "write_document", "save_document", "sniff_format", "format_for_path", "document_key", "document_files",
+__all__ = ["FORMATS", "READABLE", "REGISTRY", "DOCUMENT_SUFFIXES", "Format", "get_format", "read_document",
+           "parse_document", "write_document", "save_document", "sniff_format", "format_for_path", "document_key",
+           "document_files",
            "read_page_xml", "write_page_xml", "read_alto", "write_alto", "read_hocr", "write_hocr", "read_json",
-           "write_json", "read_text", "write_text"]
+           "write_json", "read_text", "write_text", "write_pdf", "write_pdf_pages"]

@@ -13,6 +13,7 @@ from htr.formats.alto import read_alto, write_alto
 from htr.formats.hocr import read_hocr, write_hocr
 from htr.formats.jsonio import read_json, write_json
 from htr.formats.pagexml import read_page_xml, write_page_xml
+from htr.formats.pdf import write_pdf
 from htr.formats.text import read_text, write_text
 
 
@@ -21,7 +22,7 @@ class Format:
     name: str  # what --to, --out and --formats take
     suffix: str  # the suffix of the files htr writes: KEY + suffix
     title: str  # what it is, for help texts
-    read: Callable[[str, bool], Page] | None  # (document text, clip polygons into the page) -> Page
+    read: Callable[[str, bool], Page] | None  # (document text, clip polygons into the page) -> Page; None: write only
     write: Callable[..., str | bytes]  # Page (and the page image when needs_image) -> the document
     binary: bool = False  # write returns bytes, not text
     needs_image: bool = False  # write takes the page image as its second argument
@@ -42,11 +43,14 @@ REGISTRY: dict[str, Format] = {f.name: f for f in (
     Format("hocr", ".hocr", "hOCR", _plain(read_hocr), write_hocr, also=(".html", ".htm", ".xhtml")),
     Format("text", ".txt", "plain text", _plain(read_text), write_text),
     Format("json", ".json", "htr JSON", _plain(read_json), write_json),
+    Format("pdf", ".pdf", "searchable PDF", None, write_pdf, binary=True, needs_image=True),
 )}
 FORMATS = tuple(REGISTRY)
+READABLE = tuple(name for name, f in REGISTRY.items() if f.read)  # a .pdf is a page image to htr, not a document
 # Every suffix that names a format, longest first (".page.xml" before ".xml"); a plain .xml names none.
 _NAMED = sorted(((s, f.name) for f in REGISTRY.values() for s in (f.suffix, *f.also)), key=lambda sf: -len(sf[0]))
-DOCUMENT_SUFFIXES = tuple(dict.fromkeys([s for s, _ in _NAMED] + [".xml"]))  # what a folder's documents end with
+# What a folder's documents end with: the suffixes of the formats htr reads
+DOCUMENT_SUFFIXES = tuple(dict.fromkeys([s for s, fmt in _NAMED if fmt in READABLE] + [".xml"]))
 
 
 def get_format(name: str) -> Format:
@@ -56,7 +60,7 @@ def get_format(name: str) -> Format:
 
 
 def format_for_path(path: str | Path) -> str | None:
-    """The format a file name asks for, or None where it does not say (a plain .xml)."""
+    """The format a file name asks for (to write; "pdf" for a .pdf), or None where it does not say (a plain .xml)."""
     name = Path(path).name.lower()
     return next((fmt for suffix, fmt in _NAMED if name.endswith(suffix)), None)
 
