@@ -1,5 +1,6 @@
 """`htr batch IN_DIR OUT_DIR`: every page image, multi-page TIFF and PDF of a folder read into documents;
-resumable, failures listed, a manifest line per page. The reading itself is ``htr.batch``."""
+resumable, failures listed, a manifest line per page. The reading itself is ``htr.batch`` (on a Dask cluster,
+``htr.cluster``)."""
 from __future__ import annotations
 
 import argparse
@@ -57,6 +58,28 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+def parse_scheduler(text: str) -> str:
+    if "://" in text:
+        return text
+    name, _, count = text.partition(":")
+    if name == "local" and count.isdigit() and int(count) >= 1:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: a Dask scheduler's address (tcp://HOST:PORT) or local:N")
+
+
+def results_of(args):
+    """``page_results`` for ``--workers``, or ``cluster_results`` for ``--scheduler`` (Dask)."""
+    if not args.scheduler:
+        return lambda jobs, options: page_results(jobs, options, args.workers)
+    try:
+        from htr.cluster import cluster_results
+    except ImportError as err:
+        if err.name not in ("dask", "distributed"):
+            raise
+        raise HTRError("--scheduler needs Dask's distributed: pip install 'htr[cluster]'") from err
+    return lambda jobs, options: cluster_results(jobs, options, args.scheduler)
+
+
 def register(commands) -> None:
     p = commands.add_parser(
         "batch", help="read a folder of page images, TIFFs and PDFs into documents (resumable)",
@@ -68,9 +91,14 @@ def register(commands) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created; may be inside IN_DIR)")
     p.add_argument("--formats", type=parse_formats, default=DEFAULT_FORMATS, metavar="LIST",
                    help=f"comma list of output formats: {', '.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)})")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="processes reading pages in parallel, each loading the models (default: 1, in this "
-                        "process); each uses cpu_count / N torch threads")
+    parallel = p.add_mutually_exclusive_group()
+    parallel.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                          help="processes reading pages in parallel, each loading the models (default: 1, in "
+                               "this process); each uses cpu_count / N torch threads")
+    parallel.add_argument("--scheduler", type=parse_scheduler, metavar="ADDRESS",
+                          help="read the pages on a Dask cluster: a running scheduler's address "
+                               "(tcp://HOST:8786; IN_DIR and OUT_DIR on storage the workers share) or "
+                               "local:N (N worker processes started here); needs pip install 'htr[cluster]'")
     add_pipeline_weights(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar and no line per failed page (failures.tsv still lists them)")
@@ -95,6 +123,9 @@ def run(args) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
 
     in_dir, out_dir, formats = Path(args.in_dir), Path(args.out_dir), tuple(args.formats)
+    results = results_of(args)
+    if args.scheduler:  # the workers may run elsewhere, in other working folders
+        in_dir, out_dir = in_dir.absolute(), out_dir.absolute()
     if not in_dir.is_dir():
         raise HTRError(f"{in_dir}: {'not a folder' if in_dir.exists() else 'no such folder'}")
     jobs, failures = find_pages(in_dir, out_dir)
@@ -119,9 +150,9 @@ def run(args) -> int:
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
     try:
         if todo:
-            with page_results(todo, options, args.workers) as results, \
+            with results(todo, options) as finished, \
                     open(out_dir / MANIFEST, "a", encoding="utf-8") as manifest:
-                for result in results:
+                for result in finished:
                     if result.fatal:
                         raise HTRError(result.fatal)
                     if not result.error:

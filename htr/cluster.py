@@ -1,0 +1,177 @@
+"""`htr batch --scheduler ADDRESS|local:N`: the pages read by the workers of a Dask cluster (``distributed``).
+
+Each worker loads the models once (``ReaderPlugin``, set up again in a worker that joins or is restarted) and
+reads pages with ``htr.batch.read_job``, as a local batch does, writing every output under this run's
+temporary names in the output folder, which the workers and this process must share. This process renames
+them into place and appends the manifest line (``htr.batch.commit``), once per page finished, so a page is
+complete or absent and never written twice.
+
+A worker lost mid-run (killed, out of memory) costs the pages it was reading one try each: the scheduler
+reads them elsewhere. A page whose tries all killed their worker (the scheduler's
+``distributed.scheduler.allowed-failures``, default 3, plus one) ends as Dask's KilledWorker and is listed as
+failed. When the run ends (done, Ctrl-C, an error), pages not started are cancelled and a worker still reading
+one removes its temporary files instead of leaving them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import CancelledError
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import replace
+from itertools import islice
+from typing import Iterator
+
+import dask
+from distributed import Client, Event, KilledWorker, LocalCluster, WorkerPlugin, as_completed
+from tqdm import tqdm
+
+from htr.batch import Options, PageJob, PageResult, _state, init_worker, read_job
+from htr.errors import HTRError, one_line
+
+CRASH_ON = "HTR_TEST_CRASH_ON"  # tests: a worker reading the page with this key exits at once, as if killed
+IN_FLIGHT = 1000  # pages submitted to the scheduler at a time: a million-page run stays a small graph
+
+
+def local_workers(scheduler: str) -> int | None:
+    """N of ``local:N``; None for a scheduler's address."""
+    return int(scheduler.split(":", 1)[1]) if scheduler.startswith("local:") else None
+
+
+class ReaderPlugin(WorkerPlugin):
+    """Loads the models once per worker process; ``local``: Ctrl-C is this process's to handle, not the
+    workers' (they share its terminal)."""
+
+    def __init__(self, options: Options, local: bool):
+        self.options, self.local = options, local
+
+    async def setup(self, worker) -> None:
+        if self.local and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            await asyncio.to_thread(init_worker, self.options)  # the worker keeps answering meanwhile
+        except Exception as err:
+            _state["fatal"] = one_line(err)  # reported by the pages sent to this worker
+            raise
+
+    def teardown(self, worker) -> None:
+        if _state.get("options") == self.options:  # not a later run's
+            _state.clear()
+
+
+def read_page(job: PageJob, tag: str) -> PageResult:
+    """The task: ``read_job`` on a worker. Outputs written after the run ended are removed again."""
+    if os.environ.get(CRASH_ON) == job.key:
+        os._exit(1)
+    options = _state.get("options")
+    if options is not None and options.tag != tag:
+        return PageResult(job, fatal="another `htr batch` run took over this cluster's workers: "
+                                     "one run at a time")
+    result = read_job(job)
+    if result.outputs and _run_ended(tag):
+        for tmp, _ in result.outputs:
+            with suppress(FileNotFoundError):  # htr batch may have removed it already
+                os.unlink(tmp)
+        result.outputs = []
+    return result
+
+
+def _stop_event(tag: str) -> str:
+    return f"htr-batch-ended-{tag}"
+
+
+def _run_ended(tag: str) -> bool:
+    try:
+        return Event(_stop_event(tag)).is_set()
+    except Exception:  # the scheduler is gone: so is the run
+        return True
+
+
+def _absolute(path):
+    return None if path is None else os.path.abspath(path)
+
+
+def _connect(scheduler: str, n: int | None, stack: ExitStack) -> Client:
+    """A client of the scheduler at ``scheduler``, or of a local cluster of ``n`` worker processes."""
+    try:
+        if n is None:
+            return stack.enter_context(Client(scheduler))
+        # One page per worker thread at a time: a worker's death then counts against the page it was reading
+        # only, not one queued behind it.
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.CRITICAL))
+        return stack.enter_context(Client(cluster))
+    except Exception as err:
+        what = "reach" if n is None else "start"
+        raise HTRError(f"cannot {what} the Dask cluster {scheduler} ({one_line(err)})") from err
+
+
+def _outcome(future, job: PageJob) -> PageResult:
+    try:
+        return future.result()
+    except KilledWorker as err:
+        return PageResult(job, error=f"a worker died reading this page ({err.allowed_failures + 1} tries)")
+    except CancelledError as err:
+        raise HTRError(f"the Dask scheduler dropped the run ({one_line(err)})") from err
+    except Exception as err:
+        return PageResult(job, error=one_line(err, job.input))
+
+
+def _finished(client: Client, jobs: list[PageJob], tag: str, pending: dict) -> Iterator[PageResult]:
+    """Submit the jobs, IN_FLIGHT at a time, and yield their results as they finish."""
+    todo = iter(jobs)
+    finished = as_completed()
+
+    def submit(count: int) -> None:
+        for job in islice(todo, count):
+            future = client.submit(read_page, job, tag, key=f"htr-{tag}-{job.key}", pure=False)
+            pending[future] = job
+            finished.add(future)
+
+    submit(IN_FLIGHT)
+    for future in finished:
+        job = pending.pop(future)
+        submit(1)
+        yield _outcome(future, job)
+
+
+def _end(client: Client, pending: dict, plugin: str, tag: str) -> None:
+    """Cancel the pages not read, have those being read drop their outputs, unload the models."""
+    if client.status != "running":  # the scheduler is gone
+        return
+    for step in (lambda: client.cancel(list(pending)), lambda: Event(_stop_event(tag), client=client).set(),
+                 lambda: client.unregister_worker_plugin(plugin)):
+        with suppress(Exception):
+            step()
+
+
+@contextmanager
+def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> Iterator[Iterator[PageResult]]:
+    """``htr.batch.page_results`` on a Dask cluster: a scheduler's address (``tcp://HOST:8786``) or
+    ``local:N`` (N worker processes started here). The workers get absolute paths (they may run elsewhere)
+    and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's nanny sets
+    OMP_NUM_THREADS=1). Leaving the block ends the run on the cluster (a local one is stopped)."""
+    n = local_workers(scheduler)
+    if n is not None:
+        n = max(1, min(n, len(jobs)))  # no idle processes
+    options = replace(options, out_dir=options.out_dir.absolute(), det_weights=_absolute(options.det_weights),
+                      rec_weights=_absolute(options.rec_weights), lm=_absolute(options.lm),
+                      threads=max(1, (os.cpu_count() or 1) // n) if n else None)
+    pending: dict = {}
+    plugin = f"htr-reader-{options.tag}"
+    with ExitStack() as stack:
+        client = _connect(scheduler, n, stack)
+        stack.callback(_end, client, pending, plugin, options.tag)
+        try:
+            client.register_plugin(ReaderPlugin(options, local=n is not None), name=plugin)
+        except Exception as err:  # a worker's setup: the models cannot be loaded
+            raise HTRError(one_line(err)) from err
+        threads = client.nthreads()
+        tqdm.write(f"htr batch: Dask cluster {client.scheduler.address}: {len(threads)} workers, "
+                   f"{sum(threads.values())} threads", file=sys.stderr)  # above the progress bar
+        yield _finished(client, jobs, options.tag, pending)
