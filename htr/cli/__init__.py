@@ -13,10 +13,12 @@ if sys.argv[1:2] != ["train"]:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from htr import __version__  # noqa: E402 (after the thread policy, before anything loads torch)
-from htr.cli import batch, convert, data, detect, eval as evaluate, inspect, page, recognize, synth, train  # noqa: E402
+from htr.cli import (batch, convert, data, detect, eval as evaluate, inspect, page, recognize,  # noqa: E402
+                     synth, train, view)
 from htr.errors import HTRError, UsageError  # noqa: E402
 
-COMMANDS = (convert, inspect, evaluate, detect, recognize, page, batch, data, train, synth)  # in `htr --help` order
+# in `htr --help` order
+COMMANDS = (convert, inspect, evaluate, detect, recognize, page, batch, view, data, train, synth)
 
 
 def build_parser() -> argparse.ArgumentParser:
