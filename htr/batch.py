@@ -2,9 +2,10 @@
 
 Every page under IN_DIR (recursively) gets a key, its path under IN_DIR without the suffix (plus
 ``_p0001``, ``_p0002``, ... for the pages of a PDF or a multi-page TIFF), and its outputs in OUT_DIR, which
-mirrors the input tree: KEY.page.xml, KEY.alto.xml, KEY.hocr, KEY.txt and KEY.json, as ``--formats`` asks.
-Every file is written under a temporary name beside its final one and renamed into place, so an output is
-either complete or absent.
+mirrors the input tree: KEY.page.xml, KEY.alto.xml, KEY.hocr, KEY.txt, KEY.json and KEY.pdf, as ``--formats``
+asks; with PDF output a PDF or multi-page TIFF also gets one PDF of all its pages (``combine_pdf``: its key
+without ``_pNNNN``), made from its page PDFs once they all exist. Every file is written under a temporary name
+beside its final one and renamed into place, so an output is either complete or absent.
 
 Resuming: a page whose outputs all exist is skipped, so the same command run again after an interruption
 (Ctrl-C stops a run cleanly: finished pages stay, this run's temporary files are removed) does only the rest.
@@ -36,7 +37,7 @@ from typing import Iterator
 import numpy as np
 
 from htr.errors import HTRError, ImageError, one_line
-from htr.files import atomic_write, temporary_path, write_data
+from htr.files import atomic_path, atomic_write, temporary_path, write_data
 from htr.formats import REGISTRY, write_document
 from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, load_page as load_image_page, page_count
 from htr.paths import DEFAULT_LM
@@ -267,6 +268,36 @@ def commit(result: PageResult, in_dir: Path, out_dir: Path, manifest) -> None:
               "mean_confidence": result.mean_confidence, "peak_rss_mb": result.peak_rss_mb}
     manifest.write(json.dumps(record, ensure_ascii=False) + "\n")
     manifest.flush()
+
+
+def combine_pdf(jobs: list[PageJob], out_dir: Path, tag: str, taken=frozenset()) -> bool:
+    """Concatenate the page PDFs of one PDF or multi-page TIFF (``jobs``: its pages) in page order into
+    OUT_DIR/KEY.pdf, KEY being the page keys without ``_pNNNN``; written under a temporary name and renamed,
+    so it is complete or absent. False (nothing written) when a page's PDF is missing, when KEY is in
+    ``taken`` (another input's page key: that page's own KEY.pdf) or when KEY.pdf is up to date (newer than
+    every page PDF)."""
+    import pypdfium2
+
+    jobs = sorted(jobs, key=lambda job: job.page)
+    key, suffix = jobs[0].key.rsplit("_p", 1)[0], REGISTRY["pdf"].suffix
+    pages, final = [out_dir / (job.key + suffix) for job in jobs], out_dir / (key + suffix)
+    if key in taken or not all(path.is_file() for path in pages):
+        return False
+    if final.is_file() and final.stat().st_mtime_ns >= max(path.stat().st_mtime_ns for path in pages):
+        return False
+    combined = pypdfium2.PdfDocument.new()
+    try:
+        for path in pages:
+            page_pdf = pypdfium2.PdfDocument(str(path))
+            try:
+                combined.import_pages(page_pdf)
+            finally:
+                page_pdf.close()
+        with atomic_path(final, tag) as tmp:
+            combined.save(str(tmp))
+    finally:
+        combined.close()
+    return True
 
 
 def remove_temporaries(folders: set[Path], tag: str) -> None:

@@ -113,6 +113,41 @@ def test_find_pages_keys_inputs_and_leaves_out_dir_alone(tmp_path):
     assert batch.load_page(by_key["c_p0001"]).shape == (600, 800, 3)  # 4 x 3 inches at 200 dpi
 
 
+def pdf_texts(path: Path) -> list[str]:
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def test_combine_pdf_joins_the_page_pdfs_in_page_order_once(tmp_path):
+    from htr.formats import write_pdf
+    from tests.conftest import make_page
+
+    page = make_page()
+    other = make_page()
+    other.blocks = other.blocks[:1]
+    other.blocks[0].lines = other.blocks[0].lines[:1]
+    jobs = [batch.PageJob(tmp_path / "in/scan.tif", n, f"sub/scan_p{n:04d}") for n in (2, 1)]  # any order
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/scan_p0001.pdf").write_bytes(write_pdf(page, np.full((140, 100, 3), 255, np.uint8)))
+    assert not batch.combine_pdf(jobs, tmp_path, "t")  # page 2's PDF missing: nothing written
+    (tmp_path / "sub/scan_p0002.pdf").write_bytes(write_pdf(other, np.full((140, 100, 3), 255, np.uint8)))
+    assert not batch.combine_pdf(jobs, tmp_path, "t", taken={"sub/scan"})  # sub/scan.pdf is another page's
+    assert not (tmp_path / "sub/scan.pdf").exists()
+    assert batch.combine_pdf(jobs, tmp_path, "t")
+    combined = tmp_path / "sub/scan.pdf"
+    assert pdf_texts(combined) == pdf_texts(tmp_path / "sub/scan_p0001.pdf") + \
+        pdf_texts(tmp_path / "sub/scan_p0002.pdf")
+    assert len(pdf_texts(combined)) == 2 and pdf_texts(combined)[0] != pdf_texts(combined)[1]
+    mtime = combined.stat().st_mtime_ns
+    assert not batch.combine_pdf(jobs, tmp_path, "t") and combined.stat().st_mtime_ns == mtime  # up to date
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["scan.pdf", "scan_p0001.pdf", "scan_p0002.pdf"]
+
+
 def test_fatal_errors_exit_1(tmp_path, capsys):
     assert main(["batch", str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 1
     assert "no such folder" in capsys.readouterr().err
@@ -202,6 +237,32 @@ def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path, stop):
     assert {o: (out / o).stat().st_mtime_ns for o in finished} == mtimes
     assert all((out / (key + s)).is_file() for key in PAGES for s in (".page.xml", ".txt"))
     assert sorted(row[0] for row in failures(out)) == sorted(CORRUPT)
+
+
+@needs_weights
+def test_pdf_output_gives_one_pdf_per_input(in_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3  # the corrupt files
+    assert "6 done, 0 skipped, 4 failed, 2 combined PDFs written" in capsys.readouterr().err
+    pdfs = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {batch.MANIFEST,
+                                                                                       batch.FAILURES}
+    assert pdfs == {key + ".pdf" for key in PAGES} | {"sub/scan.pdf", "doc.pdf"}  # page PDFs kept
+    assert pdf_texts(out / "sub/scan.pdf") == pdf_texts(out / "sub/scan_p0001.pdf") + \
+        pdf_texts(out / "sub/scan_p0002.pdf")  # the 2-frame TIFF: one PDF of 2 pages, in page order
+    assert len(pdf_texts(out / "sub/scan.pdf")) == 2 and all(pdf_texts(out / "sub/scan.pdf"))
+    assert pdf_texts(out / "doc.pdf") == pdf_texts(out / "doc_p0001.pdf")  # a 1-page PDF: a 1-page PDF
+    assert len(manifest(out)) == len(PAGES)  # a line per page, none for the combined PDFs
+    mtimes = {name: (out / name).stat().st_mtime_ns for name in pdfs}
+
+    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3  # resumed: nothing new
+    assert "0 done, 6 skipped, 4 failed in" in capsys.readouterr().err
+    assert {name: (out / name).stat().st_mtime_ns for name in pdfs} == mtimes
+    (out / "sub/scan.pdf").unlink()  # a run stopped before it was written: the next one writes it
+    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3
+    assert "0 done, 6 skipped, 4 failed, 1 combined PDF written" in capsys.readouterr().err
+    assert pdf_texts(out / "sub/scan.pdf") == pdf_texts(out / "sub/scan_p0001.pdf") + \
+        pdf_texts(out / "sub/scan_p0002.pdf")
+    assert temporaries(out) == [] and len(manifest(out)) == len(PAGES)
 
 
 @pytest.fixture

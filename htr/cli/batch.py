@@ -9,10 +9,12 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
-from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Options, commit,
-                       find_pages, interrupts_deferred, is_done, page_results, remove_temporaries, write_failures)
+from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Options,
+                       combine_pdf, commit, find_pages, interrupts_deferred, is_done, page_results,
+                       remove_temporaries, write_failures)
 from htr.cli.options import add_pipeline_weights, lang_codes, lm_path, positive_int
 from htr.errors import HTRError, one_line
 from htr.files import unique_tag
@@ -28,6 +30,8 @@ EPILOG = f"""\
 outputs (KEY: the input's path under IN_DIR without its suffix; the pages of a PDF
 or a multi-page TIFF get _p0001, _p0002, ... added):
 {OUTPUTS}
+                    and with pdf, a PDF or multi-page TIFF gets one more, of all
+                    its pages (KEY without _pNNNN), once its page PDFs all exist
   {MANIFEST}    one JSON line appended per page finished: input, page, outputs,
                     seconds, lines, words, mean_confidence, peak_rss_mb (of the
                     process that read it)
@@ -145,6 +149,22 @@ def run(args) -> int:
     for failure in failures:
         if not quiet:
             print(f"htr: failed: {_describe(failure, in_dir)}: {failure.error}", file=sys.stderr)
+    groups: dict[Path, list] = {}  # with PDF output, the pages of each PDF and multi-page TIFF, to combine
+    for job in jobs if "pdf" in formats else ():
+        if job.page is not None:
+            groups.setdefault(job.input, []).append(job)
+    left, keys, combined = Counter(job.input for job in todo), {job.key for job in jobs}, 0
+
+    def combine(group) -> None:  # the input's combined PDF, when its page PDFs all exist and it is stale
+        nonlocal combined
+        try:
+            combined += combine_pdf(group, out_dir, options.tag, keys)
+        except Exception as err:  # OSError, pypdfium2's PdfiumError: recorded, the run goes on
+            failed = Failure(group[0].input, None, f"cannot write the combined PDF ({one_line(err)})")
+            failures.append(failed)
+            if not quiet:
+                bar.write(f"htr: failed: {_describe(failed, in_dir)}: {failed.error}", file=sys.stderr)
+
     done, interrupted, start = 0, False, time.perf_counter()
     bar = tqdm(total=len(todo), unit="page", disable=quiet or not todo, file=sys.stderr, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
@@ -168,6 +188,11 @@ def run(args) -> int:
                             bar.write(f"htr: failed: {_describe(result.job, in_dir)}: {result.error}",
                                       file=sys.stderr)
                     bar.update()
+                    left[result.job.input] -= 1
+                    if result.job.input in groups and not left[result.job.input]:
+                        combine(groups[result.job.input])  # its last page of this run
+        for group in groups.values():  # inputs whose pages were all done already (resuming)
+            combine(group)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -175,7 +200,8 @@ def run(args) -> int:
         remove_temporaries({out_dir} | {(out_dir / job.key).parent for job in todo}, options.tag)
     write_failures(out_dir / FAILURES, failures, in_dir, options.tag)
     seconds = time.perf_counter() - start
-    print(f"htr batch: {done} done, {skipped} skipped, {len(failures)} failed"
+    written = f", {combined} combined PDF{'s' * (combined != 1)} written" if combined else ""
+    print(f"htr batch: {done} done, {skipped} skipped, {len(failures)} failed{written}"
           f"{', interrupted' if interrupted else ''} in {seconds:.1f} s ({done / max(seconds, 1e-9):.2f} pages/s)"
           f"{f'; failures in {out_dir / FAILURES}' if failures else ''}", file=sys.stderr)
     if interrupted:
