@@ -42,6 +42,7 @@ from htr.formats import REGISTRY, write_document
 from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, load_page as load_image_page, page_count
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
+from htr.runtime import DEFAULT_RUNTIME
 
 MANIFEST = "manifest.jsonl"
 FAILURES = "failures.tsv"
@@ -90,6 +91,7 @@ class Options:
     lm: str | Path | None = DEFAULT_LM
     lang: tuple[str, ...] | None = None
     threads: int | None = None
+    runtime: str = DEFAULT_RUNTIME  # what runs the models: torch or onnx (htr.runtime)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -163,7 +165,7 @@ def init_worker(options: Options) -> None:
     _state.clear()
     try:
         reader = Reader(options.det_weights, options.rec_weights, threads=options.threads, beam=options.beam,
-                        lm=options.lm, lang=options.lang)
+                        lm=options.lm, lang=options.lang, runtime=options.runtime)
     except HTRError:
         raise
     except Exception as err:

@@ -21,6 +21,7 @@ from htr.imageio import ImageSource, load_image
 from htr.layout import layout
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
+from htr.runtime import DEFAULT_RUNTIME
 
 ORIENT_SAMPLE = 6  # lines recognised upright and upside down to choose between 0 and 180 degrees
 
@@ -77,7 +78,9 @@ class Reader:
 
     def __init__(self, det_weights: str | Path | None = None, rec_weights: str | Path | None = None, *,
                  threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
-                 orient: bool = True, batch_size: int = 16, lang: tuple[str, ...] | None = None):
+                 orient: bool = True, batch_size: int = 16, lang: tuple[str, ...] | None = None,
+                 runtime: str = DEFAULT_RUNTIME):
+        """``runtime``: what runs both models' forward passes, "torch" or "onnx" (ONNX Runtime: htr.runtime)."""
         import torch
 
         from htr.detection.detector import Detector
@@ -85,8 +88,9 @@ class Reader:
 
         if threads:
             torch.set_num_threads(threads)
-        self.detector = Detector(det_weights)
-        self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang)
+        self.detector = Detector(det_weights, runtime=runtime)
+        self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang,
+                                     runtime=runtime)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 

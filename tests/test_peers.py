@@ -16,7 +16,7 @@ from tests.test_cli import htr
 from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
 TEXT = "The quick brown fox jumps over 13 lazy dogs."
-NO_TESSERACT = "tesseract not on PATH (apt-get install tesseract-ocr; .ci/run installs Python packages only)"
+NO_TESSERACT = "tesseract not on PATH (apt-get install tesseract-ocr; .ci/run does not install it)"
 ENGINES = [
     pytest.param("tesseract", marks=pytest.mark.skipif(shutil.which("tesseract") is None, reason=NO_TESSERACT)),
     pytest.param("rapidocr", marks=pytest.mark.skipif(

@@ -15,7 +15,7 @@ from pathlib import Path
 from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Options,
                        combine_pdf, commit, find_pages, interrupts_deferred, is_done, page_results,
                        remove_temporaries, write_failures)
-from htr.cli.options import add_pipeline_weights, lang_codes, lm_path, positive_int
+from htr.cli.options import add_pipeline_weights, add_runtime, lang_codes, lm_path, positive_int
 from htr.errors import HTRError, one_line
 from htr.files import unique_tag
 from htr.formats import FORMATS, REGISTRY
@@ -104,6 +104,7 @@ def register(commands) -> None:
                                "(tcp://HOST:8786; IN_DIR and OUT_DIR on storage the workers share) or "
                                "local:N (N worker processes started here); needs pip install 'htr[cluster]'")
     add_pipeline_weights(p)
+    add_runtime(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar and no line per failed page (failures.tsv still lists them)")
     p.set_defaults(func=run)
@@ -144,7 +145,7 @@ def run(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     options = Options(out_dir=out_dir, formats=formats, tag=unique_tag(), det_weights=args.det_weights,
                       rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args), lang=lang_codes(args),
-                      threads=max(1, (os.cpu_count() or 1) // args.workers))
+                      threads=max(1, (os.cpu_count() or 1) // args.workers), runtime=args.runtime)
     quiet = args.quiet
     for failure in failures:
         if not quiet:

@@ -9,6 +9,7 @@ from htr.errors import HTRError, ResourceError, UsageError
 from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
+from htr.runtime import DEFAULT_RUNTIME, RUNTIMES
 
 WEIGHTS_HELP = {kind: f"{name} weights (default: the shipped htr/weights/{kind}.pt)" for kind, name in MODELS.items()}
 
@@ -27,6 +28,12 @@ def add_weights(p: argparse.ArgumentParser, kind: str) -> None:
 
 def add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+
+
+def add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
+                   help="what runs the models: torch, or onnx (ONNX Runtime; the models are exported on first "
+                        f"use and cached in $HTR_CACHE/onnx or ~/.cache/htr/onnx) (default: {DEFAULT_RUNTIME})")
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
@@ -49,9 +56,10 @@ def add_pipeline_weights(p: argparse.ArgumentParser) -> None:
 
 
 def add_reader_options(p: argparse.ArgumentParser) -> None:
-    """What ``reader(args)`` takes: the pipeline's weights and decoding, --threads and --no-orient."""
+    """What ``reader(args)`` takes: the pipeline's weights and decoding, --threads, --runtime and --no-orient."""
     add_pipeline_weights(p)
     add_threads(p)
+    add_runtime(p)
     p.add_argument("--no-orient", dest="orient", action="store_false",
                    help="do not look for pages turned by 90, 180 or 270 degrees")
 
@@ -95,13 +103,14 @@ def reader(args):
     from htr.pipeline import Reader
 
     return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
-                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args))
+                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args), runtime=args.runtime)
 
 
 def add_recognizer_options(p: argparse.ArgumentParser) -> None:
-    """What ``recognizer(args)`` takes: --weights, the decoding options and --batch-size."""
+    """What ``recognizer(args)`` takes: --weights, the decoding options, --runtime and --batch-size."""
     add_weights(p, "rec")
     add_decoding_options(p)
+    add_runtime(p)
     p.add_argument("--batch-size", type=int, default=16)
 
 
@@ -111,7 +120,8 @@ def recognizer(args):
 
     path = weights_path(args.weights, "rec")
     try:
-        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args))
+        return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args),
+                          runtime=args.runtime)
     except HTRError:  # weights not found, bad arguments: reported as they are
         raise
     except Exception as err:

@@ -19,7 +19,8 @@ from htr.detection.model import DBNet, DetConfig, build_model
 from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
 from htr.imageio import ImageSource, load_image
 from htr.modelfile import FORMATS, load_model_file, save_model_file
-from htr.paths import default_weights
+from htr.paths import default_weights, weights_path
+from htr.runtime import DEFAULT_RUNTIME, runtime_model
 
 FORMAT = FORMATS["det"]
 DEFAULT_WEIGHTS = default_weights("det")
@@ -66,16 +67,19 @@ def prepare(image: np.ndarray, long_side: int, multiple: int = 32, mean: float =
 class Detector:
     """Loads weights once; ``detect(image)`` gives line and word polygons in original pixels."""
 
-    def __init__(self, weights: str | Path | None = None, threads: int | None = None):
+    def __init__(self, weights: str | Path | None = None, threads: int | None = None,
+                 runtime: str = DEFAULT_RUNTIME):
+        """``runtime``: "torch" or "onnx" (ONNX Runtime, the export cached per weights file: htr.runtime)."""
         self.model, self.pre, self.post, self.meta = load_weights(weights)
         if threads:
             torch.set_num_threads(threads)
+        self.net = runtime_model(self.model, "det", runtime, weights_path(weights, "det"))  # runs the model
 
     @classmethod
     def from_model(cls, model: DBNet, preprocessing: dict | None = None,
                    post: dict[str, PostConfig] | None = None) -> "Detector":
         self = cls.__new__(cls)
-        self.model, self.meta = model, {}
+        self.model, self.net, self.meta = model, model, {}
         self.pre = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
         self.post = post or dict(DEFAULT_POST)
         return self
@@ -86,7 +90,7 @@ class Detector:
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():
-            prob = self.model(x)["prob"][0].numpy()
+            prob = self.net(x)["prob"][0].numpy()
         self.model.train(was_training)
         stride = x.shape[-1] / prob.shape[-1]
         return prob, (stride / s[0], stride / s[1])

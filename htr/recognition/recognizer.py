@@ -17,8 +17,9 @@ from htr.modelfile import load_model_file, save_model_file
 from htr.recognition.codec import Codec
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode
 from htr.recognition.lm import CharLM
-from htr.paths import DEFAULT_LM, default_weights
+from htr.paths import DEFAULT_LM, default_weights, weights_path
 from htr.recognition.model import CRNN, RecConfig, build_model
+from htr.runtime import DEFAULT_RUNTIME, runtime_model
 
 DEFAULT_WEIGHTS = default_weights("rec")
 DEFAULT_PRECISION = "fp32"  # of the recogniser's forward pass (see Recognizer)
@@ -95,18 +96,20 @@ class Recognizer:
 
     def __init__(self, weights=None, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
                  batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None,
-                 precision: str = DEFAULT_PRECISION):
+                 precision: str = DEFAULT_PRECISION, runtime: str = DEFAULT_RUNTIME):
         """``weights``: a weights file (None: the shipped one). ``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
         ``htr train lm``; the default is used when present, None for none) and the word lists of ``lang``
         (language codes; None: DEFAULT_LANGS, those of them the model has; () for none). ``precision``: "fp32",
-        "bf16" or "auto" (bf16 where the CPU computes it natively)."""
+        "bf16" or "auto" (bf16 where the CPU computes it natively), for the torch runtime. ``runtime``: "torch" or
+        "onnx" (ONNX Runtime, fp32, the export cached per weights file: htr.runtime)."""
         self.model, self.codec, self.info = load_weights(weights)
+        self.net = runtime_model(self.model, "rec", runtime, weights_path(weights, "rec"))  # runs the model
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
         self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
-        self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16())
+        self.bf16 = runtime == "torch" and (precision == "bf16" or (precision == "auto" and native_bf16()))
         self.lm = None
         if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
             char_lm = CharLM.load(lm)
@@ -130,7 +133,7 @@ class Recognizer:
             idx = order[start:end]
             x, widths = make_batch([images[i] for i in idx], multiple=WIDTH_MULTIPLE)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                logits = self.model(x, widths)
+                logits = self.net(x, widths)
             lp = logits.float().log_softmax(-1).numpy()
             for k, i in enumerate(idx):
                 out[i] = lp[k, : int(self.model.frames(widths[k]))]
