@@ -5,20 +5,20 @@ import pytest
 
 from tests import accuracy
 
-pytestmark = pytest.mark.shared
-
 
 @pytest.fixture(scope="module")
 def record() -> dict:
     return json.loads(accuracy.RECORD.read_text())
 
 
+@pytest.mark.shared
 def test_the_record_is_of_the_shipped_weights(record):
     assert record["weights"] == accuracy.weights_digest(), (
         "htr/weights changed since tests/accuracy_figures.json was measured: run `python -m tests.accuracy "
         "--write` with the new weights and quote its figures in the model card")
 
 
+@pytest.mark.shared
 def test_shipped_weights_read_dev_documents_as_well_as_recorded(record):
     measured = accuracy.measure()
     assert set(measured) == set(record["figures"]) and all(measured[k].keys() == record["figures"][k].keys()
