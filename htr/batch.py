@@ -1,16 +1,16 @@
 """Reading every page image, multi-page TIFF and PDF of a folder into documents (`htr batch IN_DIR OUT_DIR`).
 
-Every page under IN_DIR (recursively) gets a key, its path under IN_DIR without the suffix (plus
-``_p0001``, ``_p0002``, ... for the pages of a PDF or a multi-page TIFF), and its outputs in OUT_DIR, which
-mirrors the input tree: KEY.page.xml, KEY.alto.xml, KEY.hocr, KEY.txt, KEY.json and KEY.pdf, as ``--formats``
-asks; with PDF output a PDF or multi-page TIFF also gets one PDF of all its pages (``combine_pdf``: its key
+IN_DIR and OUT_DIR are local folders or fsspec URLs (``htr.storage``). Every page under IN_DIR (recursively)
+gets a key, its path under IN_DIR without the suffix (plus ``_p0001``, ``_p0002``, ... for the pages of a PDF
+or a multi-page TIFF), and its outputs in OUT_DIR, which mirrors the input tree: KEY.page.xml, KEY.alto.xml,
+KEY.hocr, KEY.txt, KEY.json and KEY.pdf, as ``--formats`` asks; with PDF output a PDF or multi-page TIFF also gets one PDF of all its pages (``combine_pdf``: its key
 without ``_pNNNN``), made from its page PDFs once they all exist. Every file is written under a temporary name
-beside its final one and renamed into place, so an output is either complete or absent.
+beside its final one and moved into place, so an output is either complete or absent.
 
 Resuming: a page whose outputs all exist is skipped, so the same command run again after an interruption
 (Ctrl-C stops a run cleanly: finished pages stay, this run's temporary files are removed) does only the rest.
 A page that cannot be read never stops the run: OUT_DIR/failures.tsv lists the failed pages of the latest
-run (input, page, error), and OUT_DIR/manifest.jsonl gets one JSON line per page finished.
+run (input, page, error), and OUT_DIR/manifest.jsonl gets one JSON line per page finished (``Manifest``).
 
 Exit codes: 0 every page done (or already done); 1 fatal error (IN_DIR missing, no inputs found, models
 that cannot be loaded); 3 partial failure: some pages failed (see failures.tsv), the others are done;
@@ -22,11 +22,14 @@ the progress bar, the run loop) is ``htr.cli.batch``.
 """
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
+import posixpath
 import resource
 import signal
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -37,12 +40,12 @@ from typing import Iterator
 import numpy as np
 
 from htr.errors import HTRError, ImageError, one_line
-from htr.files import atomic_path, atomic_write, temporary_path, write_data
 from htr.formats import REGISTRY, write_document
-from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, load_page as load_image_page, page_count
+from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, TIFF_SUFFIXES, load_page as load_image_page, page_count
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
 from htr.runtime import DEFAULT_RUNTIME
+from htr.storage import Folder, temporary_name
 
 MANIFEST = "manifest.jsonl"
 FAILURES = "failures.tsv"
@@ -52,22 +55,23 @@ EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 @dataclass(frozen=True)
 class PageJob:
-    """One page to read: ``page`` is its 1-based number in a PDF or multi-page TIFF, None for an image."""
-    input: Path
+    """One page to read: ``input`` is its file's name under IN_DIR ('/'-separated), ``page`` its 1-based
+    number in a PDF or multi-page TIFF, None for an image."""
+    input: str
     page: int | None
     key: str  # output path under OUT_DIR without the format suffix, '/'-separated
 
 
 @dataclass(frozen=True)
 class Failure:
-    input: Path
+    input: str  # under IN_DIR
     page: int | None
     error: str  # one line
 
 
 @dataclass
 class PageResult:
-    """What a worker did with a job: ``outputs`` are (temporary, final) paths, renamed by ``commit``."""
+    """What a worker did with a job: ``outputs`` are (temporary, final) names under OUT_DIR, moved by ``commit``."""
     job: PageJob
     outputs: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -75,14 +79,16 @@ class PageResult:
     words: int = 0
     mean_confidence: float | None = None
     peak_rss_mb: float = 0.0  # the reading process's peak resident memory so far
+    warnings: list[str] = field(default_factory=list)  # the page's (``Page.warnings``): kept in the manifest
     error: str | None = None  # the page failed
     fatal: str | None = None  # the worker could not load the models
 
 
 @dataclass(frozen=True)
 class Options:
-    """What a worker needs to build its Reader and write outputs (picklable, sent to each worker)."""
-    out_dir: Path
+    """What a worker needs to build its Reader, read pages and write outputs (picklable, sent to each worker)."""
+    in_dir: Folder
+    out_dir: Folder
     formats: tuple[str, ...]
     tag: str  # marks this run's temporary files
     det_weights: str | None = None
@@ -96,61 +102,81 @@ class Options:
 
 # ------------------------------------------------------------------------------------------------ inputs
 
-def input_files(in_dir: Path, out_dir: Path | None = None) -> list[Path]:
-    """Images, TIFFs and PDFs under ``in_dir``, sorted; hidden names and ``out_dir`` (when inside) left out."""
-    skip = os.path.realpath(out_dir) if out_dir is not None else None
-    if skip == os.path.realpath(in_dir):
-        skip = None  # outputs beside the inputs: they are never images, so nothing to leave out
-    found = []
-    for root, dirs, files in os.walk(in_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != skip)
-        found += [Path(root, f) for f in sorted(files)
-                  if not f.startswith(".") and f.lower().endswith((*IMAGE_SUFFIXES, PDF_SUFFIX))]
-    return found
+def input_files(in_dir: Folder, out_dir: Folder | None = None) -> list[str]:
+    """Images, TIFFs and PDFs under ``in_dir`` (their names), sorted; hidden names and ``out_dir`` (when
+    inside) left out."""
+    return [name for name in in_dir.files(skip=out_dir) if name.lower().endswith((*IMAGE_SUFFIXES, PDF_SUFFIX))]
 
 
-def find_pages(in_dir: Path, out_dir: Path | None = None) -> tuple[list[PageJob], list[Failure]]:
+def find_pages(in_dir: Folder, out_dir: Folder | None = None) -> tuple[list[PageJob], list[Failure]]:
     """Every page under ``in_dir`` as a job, and the files that cannot even be opened (one failure each).
 
     Two files with one key (``a.jpg`` and ``a.png``) keep their suffix in it (``a.jpg``, ``a.png``)."""
-    pages: list[tuple[Path, int | None]] = []
+    pages: list[tuple[str, int | None]] = []
     failures = []
-    for path in input_files(in_dir, out_dir):
+    for name in input_files(in_dir, out_dir):
         try:
-            count = page_count(path)
+            count = count_pages(in_dir, name)
         except ImageError as err:
-            failures.append(Failure(path, None, one_line(err, path)))
+            failures.append(Failure(name, None, one_line(err, in_dir.url(name))))
             continue
-        pages += [(path, None)] if count is None else [(path, n) for n in range(1, count + 1)]
+        pages += [(name, None)] if count is None else [(name, n) for n in range(1, count + 1)]
 
-    def key(path: Path, page: int | None, keep_suffix: bool) -> str:
-        rel = path.relative_to(in_dir)
-        name = (rel if keep_suffix else rel.with_suffix("")).as_posix()
+    def key(name: str, page: int | None, keep_suffix: bool) -> str:
+        name = name if keep_suffix else posixpath.splitext(name)[0]
         return name if page is None else f"{name}_p{page:04d}"
 
-    keys = [key(path, page, False) for path, page in pages]
-    seen: dict[str, Path] = {}
+    keys = [key(name, page, False) for name, page in pages]
+    seen: dict[str, str] = {}
     clashing = set()
-    for (path, _), k in zip(pages, keys):
-        if seen.setdefault(k, path) != path:
-            clashing |= {path, seen[k]}
-    jobs = [PageJob(path, page, key(path, page, path in clashing)) for path, page in pages]
+    for (name, _), k in zip(pages, keys):
+        if seen.setdefault(k, name) != name:
+            clashing |= {name, seen[k]}
+    jobs = [PageJob(name, page, key(name, page, name in clashing)) for name, page in pages]
     if len({job.key for job in jobs}) != len(jobs):
         raise HTRError(f"{in_dir}: input files whose output names clash even with their suffixes kept; rename them")
     return jobs, failures
 
 
-def output_paths(out_dir: Path, key: str, formats: tuple[str, ...]) -> list[Path]:
-    return [out_dir / (key + REGISTRY[fmt].suffix) for fmt in formats]
+def count_pages(in_dir: Folder, name: str) -> int | None:
+    """``page_count`` of a file under ``in_dir`` (only PDFs and TIFFs are opened: an image is one page)."""
+    if not name.lower().endswith((PDF_SUFFIX, *TIFF_SUFFIXES)):
+        return None
+    with _readable(in_dir, name) as path:
+        return page_count(path)
 
 
-def is_done(job: PageJob, out_dir: Path, formats: tuple[str, ...]) -> bool:
-    return all(path.is_file() for path in output_paths(out_dir, job.key, formats))
+@contextmanager
+def _readable(in_dir: Folder, name: str) -> Iterator[str]:
+    """A local path of the input ``name``; errors (ImageError) name the input as the user gave it."""
+    url = in_dir.url(name)
+    try:
+        with in_dir.local_copy(name) as path:
+            try:
+                yield path
+            except ImageError as err:
+                if path == url:
+                    raise
+                raise ImageError(str(err).replace(path, url)) from err
+    except FileNotFoundError as err:
+        raise ImageError(f"{url}: no such file") from err
+    except OSError as err:  # the storage: a network error, no access
+        raise ImageError(f"{url}: cannot read file ({one_line(err)})") from err
 
 
-def load_page(job: PageJob) -> np.ndarray:
+def output_names(key: str, formats: tuple[str, ...]) -> list[str]:
+    return [key + REGISTRY[fmt].suffix for fmt in formats]
+
+
+def is_done(job: PageJob, existing: set[str], formats: tuple[str, ...]) -> bool:
+    """Whether every output of the job is among ``existing`` (``Folder.listing`` of OUT_DIR)."""
+    return all(name in existing for name in output_names(job.key, formats))
+
+
+def load_page(in_dir: Folder, job: PageJob) -> np.ndarray:
     """The job's page as an RGB array; ImageError when it cannot be read."""
-    return load_image_page(job.input, job.page)
+    with _readable(in_dir, job.input) as path:
+        return load_image_page(path, job.page)
 
 
 # ------------------------------------------------------------------------------------------------ workers
@@ -187,14 +213,13 @@ def write_outputs(page, job: PageJob, options: Options, image: np.ndarray | None
     """Write the page in every format under temporary names beside the final ones; (temporary, final)."""
     written: list[tuple[str, str]] = []
     try:
-        for fmt, final in zip(options.formats, output_paths(options.out_dir, job.key, options.formats)):
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temporary_path(final, options.tag)
-            written.append((str(tmp), str(final)))
-            write_data(tmp, write_document(page, fmt, image))
+        for fmt, final in zip(options.formats, output_names(job.key, options.formats)):
+            tmp = temporary_name(final, options.tag)
+            written.append((tmp, final))
+            options.out_dir.write(tmp, write_document(page, fmt, image))
     except BaseException:
         for tmp, _ in written:
-            Path(tmp).unlink(missing_ok=True)
+            options.out_dir.remove(tmp)
         raise
     return written
 
@@ -204,18 +229,20 @@ def read_job(job: PageJob) -> PageResult:
     except KeyboardInterrupt: a failure is the result's ``error``."""
     if "reader" not in _state:
         return PageResult(job, fatal=_state.get("fatal", "worker not initialised"))
+    options: Options = _state["options"]
     start = time.perf_counter()
     try:
-        image = load_page(job)
-        page = _state["reader"].read(image, source=job.input.name)
-        outputs = write_outputs(page, job, _state["options"], image)
+        image = load_page(options.in_dir, job)
+        page = _state["reader"].read(image, source=posixpath.basename(job.input))
+        outputs = write_outputs(page, job, options, image)
     except Exception as err:
-        return PageResult(job, error=one_line(err, job.input))
+        return PageResult(job, error=one_line(err, options.in_dir.url(job.input)))
     confidences = [ln.confidence for ln in page.lines if ln.confidence is not None]
     return PageResult(job, outputs, seconds=round(time.perf_counter() - start, 3), lines=len(page.lines),
                       words=sum(1 for _ in page.words()),
                       mean_confidence=round(float(np.mean(confidences)), 4) if confidences else None,
-                      peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+                      peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      warnings=list(page.warnings))
 
 
 @contextmanager
@@ -260,21 +287,66 @@ def interrupts_deferred():
             raise KeyboardInterrupt
 
 
-def commit(result: PageResult, in_dir: Path, out_dir: Path, manifest) -> None:
-    """Rename a finished page's outputs into place and append its manifest line."""
+class Manifest:
+    """OUT_DIR/manifest.jsonl, a JSON line appended per page finished. In a local folder (or one of a shared
+    filesystem) each line goes straight to the file. Object storage cannot append: the lines go to a local
+    copy of the manifest, stored whole every ``UPLOAD_SECONDS`` and when the run ends (a run killed outright
+    may then leave up to that many seconds of finished pages out of it; their outputs are complete)."""
+
+    UPLOAD_SECONDS = 60.0
+
+    def __init__(self, out_dir: Folder, tag: str):
+        self.out_dir, self.tag = out_dir, tag
+        if out_dir.local:
+            self.copy = None
+            self.file = open(out_dir.path(MANIFEST), "a", encoding="utf-8")
+            return
+        self.copy = tempfile.NamedTemporaryFile("w+b", prefix="htr-manifest-", suffix=".jsonl")
+        if out_dir.fs.exists(out_dir.path(MANIFEST)):
+            out_dir.fs.get_file(out_dir.path(MANIFEST), self.copy.name)
+        self.file = open(self.copy.name, "a", encoding="utf-8")
+        self.uploaded = time.monotonic()
+
+    def add(self, record: dict) -> None:
+        self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.file.flush()
+        if self.copy is not None and time.monotonic() - self.uploaded > self.UPLOAD_SECONDS:
+            self.upload()
+
+    def upload(self) -> None:
+        with open(self.copy.name, "rb") as copy:
+            self.out_dir.write_atomic(MANIFEST, copy.read(), self.tag)
+        self.uploaded = time.monotonic()
+
+    def close(self) -> None:
+        self.file.close()
+        if self.copy is not None:
+            try:
+                self.upload()
+            finally:
+                self.copy.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def commit(result: PageResult, out_dir: Folder, manifest: Manifest) -> None:
+    """Move a finished page's outputs into place and append its manifest line."""
     for tmp, final in result.outputs:
-        os.replace(tmp, final)
-    record = {"input": result.job.input.relative_to(in_dir).as_posix(), "page": result.job.page,
-              "outputs": [Path(final).relative_to(out_dir).as_posix() for _, final in result.outputs],
-              "seconds": result.seconds, "lines": result.lines, "words": result.words,
-              "mean_confidence": result.mean_confidence, "peak_rss_mb": result.peak_rss_mb}
-    manifest.write(json.dumps(record, ensure_ascii=False) + "\n")
-    manifest.flush()
+        out_dir.move(tmp, final)
+    manifest.add({"input": result.job.input, "page": result.job.page,
+                  "outputs": [final for _, final in result.outputs],
+                  "seconds": result.seconds, "lines": result.lines, "words": result.words,
+                  "mean_confidence": result.mean_confidence, "peak_rss_mb": result.peak_rss_mb,
+                  "warnings": result.warnings})
 
 
-def combine_pdf(jobs: list[PageJob], out_dir: Path, tag: str, taken=frozenset()) -> bool:
+def combine_pdf(jobs: list[PageJob], out_dir: Folder, tag: str, taken=frozenset()) -> bool:
     """Concatenate the page PDFs of one PDF or multi-page TIFF (``jobs``: its pages) in page order into
-    OUT_DIR/KEY.pdf, KEY being the page keys without ``_pNNNN``; written under a temporary name and renamed,
+    OUT_DIR/KEY.pdf, KEY being the page keys without ``_pNNNN``; written under a temporary name and moved,
     so it is complete or absent. False (nothing written) when a page's PDF is missing, when KEY is in
     ``taken`` (another input's page key: that page's own KEY.pdf) or when KEY.pdf is up to date (newer than
     every page PDF)."""
@@ -282,38 +354,39 @@ def combine_pdf(jobs: list[PageJob], out_dir: Path, tag: str, taken=frozenset())
 
     jobs = sorted(jobs, key=lambda job: job.page)
     key, suffix = jobs[0].key.rsplit("_p", 1)[0], REGISTRY["pdf"].suffix
-    pages, final = [out_dir / (job.key + suffix) for job in jobs], out_dir / (key + suffix)
-    if key in taken or not all(path.is_file() for path in pages):
+    pages, final = [job.key + suffix for job in jobs], key + suffix
+    if key in taken or not all(out_dir.fs.isfile(out_dir.path(name)) for name in pages):
         return False
-    if final.is_file() and final.stat().st_mtime_ns >= max(path.stat().st_mtime_ns for path in pages):
+    if out_dir.fs.isfile(out_dir.path(final)) and \
+            out_dir.modified(final) >= max(out_dir.modified(name) for name in pages):
         return False
     combined = pypdfium2.PdfDocument.new()
     try:
-        for path in pages:
-            page_pdf = pypdfium2.PdfDocument(str(path))
+        for name in pages:
+            page_pdf = pypdfium2.PdfDocument(out_dir.read_bytes(name))
             try:
                 combined.import_pages(page_pdf)
             finally:
                 page_pdf.close()
-        with atomic_path(final, tag) as tmp:
-            combined.save(str(tmp))
+        data = io.BytesIO()
+        combined.save(data)
+        out_dir.write_atomic(final, data.getvalue(), tag)
     finally:
         combined.close()
     return True
 
 
-def remove_temporaries(folders: set[Path], tag: str) -> None:
-    """Delete this run's temporary files (a page interrupted while being written or not yet committed)."""
+def remove_temporaries(out_dir: Folder, folders: set[str], tag: str) -> None:
+    """Delete this run's temporary files (a page interrupted while being written or not yet committed) from
+    ``folders`` of OUT_DIR ('' for OUT_DIR itself)."""
     for folder in folders:
-        if folder.is_dir():
-            for path in folder.glob(f".*.{tag}.part"):
-                path.unlink(missing_ok=True)
+        for name in out_dir.glob(posixpath.join(folder, f".*.{tag}.part")):
+            out_dir.remove(name)
 
 
-def write_failures(path: Path, failures: list[Failure], in_dir: Path, tag: str) -> None:
+def write_failures(out_dir: Folder, failures: list[Failure], tag: str) -> None:
     """failures.tsv: a header and one row per failed page (input under IN_DIR, page or empty, error)."""
     rows = ["input\tpage\terror"]
     for f in failures:
-        rows.append("\t".join((f.input.relative_to(in_dir).as_posix(), "" if f.page is None else str(f.page),
-                               " ".join(f.error.split()))))
-    atomic_write(path, "\n".join(rows) + "\n", tag)
+        rows.append("\t".join((f.input, "" if f.page is None else str(f.page), " ".join(f.error.split()))))
+    out_dir.write_atomic(FAILURES, "\n".join(rows) + "\n", tag)

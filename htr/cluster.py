@@ -2,9 +2,9 @@
 
 Each worker loads the models once (``ReaderPlugin``, set up again in a worker that joins or is restarted) and
 reads pages with ``htr.batch.read_job``, as a local batch does, writing every output under this run's
-temporary names in the output folder, which the workers and this process must share. This process renames
-them into place and appends the manifest line (``htr.batch.commit``), once per page finished, so a page is
-complete or absent and never written twice.
+temporary names in the output folder, which the workers and this process must share (a shared filesystem or
+an fsspec URL such as s3://, ``htr.storage``). This process moves them into place and appends the manifest
+line (``htr.batch.commit``), once per page finished, so a page is complete or absent and never written twice.
 
 A worker lost mid-run (killed, out of memory) costs the pages it was reading one try each: the scheduler
 reads them elsewhere. A page whose tries all killed their worker (the scheduler's
@@ -35,6 +35,12 @@ from htr.errors import HTRError, one_line
 
 CRASH_ON = "HTR_TEST_CRASH_ON"  # tests: a worker reading the page with this key exits at once, as if killed
 IN_FLIGHT = 1000  # pages submitted to the scheduler at a time: a million-page run stays a small graph
+# Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (memory handed back to the system sooner);
+# any fixed value turns off glibc's adaptive mmap threshold, and torch then maps and unmaps its large buffers
+# for every layer of every page: reading is ~45% slower (measured: README). A local cluster's workers start
+# without it; workers of a cluster started elsewhere are checked for it (``_slow_workers``).
+SLOW_MALLOC = "MALLOC_TRIM_THRESHOLD_"
+NANNY_ENVIRON = {f"distributed.nanny.pre-spawn-environ.{SLOW_MALLOC}": None}
 
 
 def local_workers(scheduler: str) -> int | None:
@@ -52,6 +58,9 @@ class ReaderPlugin(WorkerPlugin):
     async def setup(self, worker) -> None:
         if self.local and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for name in ("profile", "profile-cycle"):  # Dask's sampling profiler: ~7% of a page's time
+            if name in worker.periodic_callbacks:
+                worker.periodic_callbacks[name].stop()
         try:
             await asyncio.to_thread(init_worker, self.options)  # the worker keeps answering meanwhile
         except Exception as err:
@@ -74,8 +83,7 @@ def read_page(job: PageJob, tag: str) -> PageResult:
     result = read_job(job)
     if result.outputs and _run_ended(tag):
         for tmp, _ in result.outputs:
-            with suppress(FileNotFoundError):  # htr batch may have removed it already
-                os.unlink(tmp)
+            options.out_dir.remove(tmp)  # (htr batch may have removed it already)
         result.outputs = []
     return result
 
@@ -101,14 +109,28 @@ def _connect(scheduler: str, n: int | None, stack: ExitStack) -> Client:
         if n is None:
             return stack.enter_context(Client(scheduler))
         # One page per worker thread at a time: a worker's death then counts against the page it was reading
-        # only, not one queued behind it.
-        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        # only, not one queued behind it. The nanny's MALLOC_TRIM_THRESHOLD_ left unset (NANNY_ENVIRON).
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0, **NANNY_ENVIRON}):
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, silence_logs=logging.CRITICAL))
         return stack.enter_context(Client(cluster))
     except Exception as err:
         what = "reach" if n is None else "start"
         raise HTRError(f"cannot {what} the Dask cluster {scheduler} ({one_line(err)})") from err
+
+
+def _environment_variable(name: str) -> str | None:
+    """The worker's own value (``os.environ.get`` itself would be pickled with this process's environment)."""
+    return os.environ.get(name)
+
+
+def _slow_workers(client: Client) -> int:
+    """How many workers run with SLOW_MALLOC in their environment."""
+    try:
+        found = client.run(_environment_variable, SLOW_MALLOC)
+    except Exception:  # a worker that cannot answer: it is not this check's to report
+        return 0
+    return sum(value is not None for value in found.values())
 
 
 def _outcome(future, job: PageJob) -> PageResult:
@@ -153,13 +175,13 @@ def _end(client: Client, pending: dict, plugin: str, tag: str) -> None:
 @contextmanager
 def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> Iterator[Iterator[PageResult]]:
     """``htr.batch.page_results`` on a Dask cluster: a scheduler's address (``tcp://HOST:8786``) or
-    ``local:N`` (N worker processes started here). The workers get absolute paths (they may run elsewhere)
-    and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's nanny sets
+    ``local:N`` (N worker processes started here). The workers get absolute paths of weights (they may run
+    elsewhere) and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's nanny sets
     OMP_NUM_THREADS=1). Leaving the block ends the run on the cluster (a local one is stopped)."""
     n = local_workers(scheduler)
     if n is not None:
         n = max(1, min(n, len(jobs)))  # no idle processes
-    options = replace(options, out_dir=options.out_dir.absolute(), det_weights=_absolute(options.det_weights),
+    options = replace(options, det_weights=_absolute(options.det_weights),
                       rec_weights=_absolute(options.rec_weights), lm=_absolute(options.lm),
                       threads=max(1, (os.cpu_count() or 1) // n) if n else None)
     pending: dict = {}
@@ -174,4 +196,9 @@ def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> It
         threads = client.nthreads()
         tqdm.write(f"htr batch: Dask cluster {client.scheduler.address}: {len(threads)} workers, "
                    f"{sum(threads.values())} threads", file=sys.stderr)  # above the progress bar
+        slow = _slow_workers(client)
+        if slow:
+            tqdm.write(f"htr batch: warning: {slow} of the workers run with {SLOW_MALLOC} set (Dask's nanny "
+                       f"sets it), which makes reading ~45% slower; start them with "
+                       f"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__{SLOW_MALLOC}=None", file=sys.stderr)
         yield _finished(client, jobs, options.tag, pending)

@@ -103,6 +103,7 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
     source: str | None = None  # the image file name the coordinates refer to
     rotation: int = 0  # degrees the scan was turned counter-clockwise to read it (coordinates stay the scan's)
+    warnings: list[str] = field(default_factory=list)  # what the reader doubts: a page with ink but no line
 
     @property
     def lines(self) -> list[Line]:

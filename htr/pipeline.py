@@ -116,26 +116,27 @@ class Reader:
         turned = self.recognizer.recognize([c.image[::-1, ::-1].copy() for c in crops])
         return np.mean([r.confidence for r in turned]) > np.mean([r.confidence for r in upright]) + 0.05
 
-    def _orient_and_detect(self, rgb: np.ndarray) -> tuple[int, np.ndarray, list[Line]]:
-        """(quarter turns that make the page upright, the upright page, its detected lines). The ink profile
-        settles 0/180 against 90/270 when it is clear; otherwise both are detected and the one with more
-        horizontal line area wins. Then the recogniser settles 0 against 180."""
+    def _orient_and_detect(self, rgb: np.ndarray) -> tuple[int, np.ndarray, list[Line], str | None]:
+        """(quarter turns that make the page upright, the upright page, its detected lines, the detector's
+        warning of a page found empty). The ink profile settles 0/180 against 90/270 when it is clear;
+        otherwise both are detected and the one with more horizontal line area wins. Then the recogniser
+        settles 0 against 180."""
         if not self.orient:
-            return 0, rgb, self._detect(rgb)
+            return 0, rgb, *self._detect(rgb)
         ratio = row_column_ratio(rgb)
         candidates = [0] if ratio >= 2.0 else [1] if ratio <= 0.5 else [0, 1]
         tried = [(t, rotate(rgb, t)) for t in candidates]
-        tried = [(t, work, self._detect(work)) for t, work in tried]
-        turns, work, found = max(tried, key=lambda item: horizontal_line_area(item[2]))
+        tried = [(t, work, *self._detect(work)) for t, work in tried]
+        turns, work, found, warning = max(tried, key=lambda item: horizontal_line_area(item[2]))
         if found and self._upside_down(work, found):
             turns += 2
             work = rotate(rgb, turns)
-            found = self._detect(work)
-        return turns, work, found
+            found, warning = self._detect(work)
+        return turns, work, found, warning
 
-    def _detect(self, image: np.ndarray) -> list[Line]:
-        return [Line(polygon=d.polygon, confidence=round(float(d.score), 4))
-                for d in self.detector.detect(image, ("line",))]
+    def _detect(self, image: np.ndarray) -> tuple[list[Line], str | None]:
+        found, warning = self.detector.detect_checked(image, ("line",))
+        return [Line(polygon=d.polygon, confidence=round(float(d.score), 4)) for d in found], warning
 
     def read(self, image: ImageSource, lines: Page | str | Path | None = None,
              source: str | None = None) -> Page:
@@ -157,17 +158,20 @@ class Reader:
             stages["recognise"] = time.perf_counter() - tick
             return assign_ids(nest_shapes(page, grow_blocks=True))  # the segmentation's lines are kept
         tick = time.perf_counter()
-        turns, work, found = self._orient_and_detect(rgb)
+        turns, work, found, warning = self._orient_and_detect(rgb)
         stages["detect"] = time.perf_counter() - tick
         tick = time.perf_counter()
+        detected = len(found)
         found = [ln for ln in self._recognise(work, found) if ln.text.strip()]
         stages["recognise"] = time.perf_counter() - tick
+        if detected and not found:
+            warning = f"{detected} text line{'s' * (detected > 1)} found, but no text read in any: check it"
         tick = time.perf_counter()
         blocks = layout(found)  # in the upright page; then the shapes go back to the scan's pixels
         for shape in [*blocks, *found, *(w for ln in found for w in ln.words)] if turns else []:
             shape.polygon = unrotate_points(shape.polygon, turns, width, height)
         page = assign_ids(nest_shapes(Page(width=width, height=height, blocks=blocks, source=source,
-                                           rotation=90 * turns)))
+                                           rotation=90 * turns, warnings=[warning] if warning else [])))
         stages["layout"] = time.perf_counter() - tick
         return page
 

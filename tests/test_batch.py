@@ -18,6 +18,7 @@ from htr.evaluate import cer
 from htr.formats import read_document
 from htr.pipeline import Reader
 from htr.paths import WEIGHTS_DIR
+from htr.storage import Folder
 from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
 MISSING = [f"htr/weights/{name}" for name in ("det.pt", "rec.pt") if not (WEIGHTS_DIR / name).is_file()]
@@ -103,14 +104,14 @@ def test_find_pages_keys_inputs_and_leaves_out_dir_alone(tmp_path):
     grey.save(root / ".hidden.png")
     (root / "notes.txt").write_text("not a page")
 
-    jobs, failed = batch.find_pages(root, root / "out")
+    jobs, failed = batch.find_pages(Folder.at(root), Folder.at(root / "out"))
     assert failed == []
-    assert {job.key: (job.input.relative_to(root).as_posix(), job.page) for job in jobs} == {
+    assert {job.key: (job.input, job.page) for job in jobs} == {
         "a.JPG": ("a.JPG", None), "a.png": ("a.png", None), "c_p0001": ("c.pdf", 1),
         "sub/b_p0001": ("sub/b.tiff", 1), "sub/b_p0002": ("sub/b.tiff", 2), "sub/one": ("sub/one.tif", None)}
     by_key = {job.key: job for job in jobs}
-    assert batch.load_page(by_key["sub/b_p0002"])[0, 0].tolist() == [0, 0, 255]
-    assert batch.load_page(by_key["c_p0001"]).shape == (600, 800, 3)  # 4 x 3 inches at 200 dpi
+    assert batch.load_page(Folder.at(root), by_key["sub/b_p0002"])[0, 0].tolist() == [0, 0, 255]
+    assert batch.load_page(Folder.at(root), by_key["c_p0001"]).shape == (600, 800, 3)  # 4 x 3 inches at 200 dpi
 
 
 def pdf_texts(path: Path) -> list[str]:
@@ -131,20 +132,21 @@ def test_combine_pdf_joins_the_page_pdfs_in_page_order_once(tmp_path):
     other = make_page()
     other.blocks = other.blocks[:1]
     other.blocks[0].lines = other.blocks[0].lines[:1]
-    jobs = [batch.PageJob(tmp_path / "in/scan.tif", n, f"sub/scan_p{n:04d}") for n in (2, 1)]  # any order
+    jobs = [batch.PageJob("scan.tif", n, f"sub/scan_p{n:04d}") for n in (2, 1)]  # any order
+    out = Folder.at(tmp_path)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub/scan_p0001.pdf").write_bytes(write_pdf(page, np.full((140, 100, 3), 255, np.uint8)))
-    assert not batch.combine_pdf(jobs, tmp_path, "t")  # page 2's PDF missing: nothing written
+    assert not batch.combine_pdf(jobs, out, "t")  # page 2's PDF missing: nothing written
     (tmp_path / "sub/scan_p0002.pdf").write_bytes(write_pdf(other, np.full((140, 100, 3), 255, np.uint8)))
-    assert not batch.combine_pdf(jobs, tmp_path, "t", taken={"sub/scan"})  # sub/scan.pdf is another page's
+    assert not batch.combine_pdf(jobs, out, "t", taken={"sub/scan"})  # sub/scan.pdf is another page's
     assert not (tmp_path / "sub/scan.pdf").exists()
-    assert batch.combine_pdf(jobs, tmp_path, "t")
+    assert batch.combine_pdf(jobs, out, "t")
     combined = tmp_path / "sub/scan.pdf"
     assert pdf_texts(combined) == pdf_texts(tmp_path / "sub/scan_p0001.pdf") + \
         pdf_texts(tmp_path / "sub/scan_p0002.pdf")
     assert len(pdf_texts(combined)) == 2 and pdf_texts(combined)[0] != pdf_texts(combined)[1]
     mtime = combined.stat().st_mtime_ns
-    assert not batch.combine_pdf(jobs, tmp_path, "t") and combined.stat().st_mtime_ns == mtime  # up to date
+    assert not batch.combine_pdf(jobs, out, "t") and combined.stat().st_mtime_ns == mtime  # up to date
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["scan.pdf", "scan_p0001.pdf", "scan_p0002.pdf"]
 
 
@@ -172,7 +174,7 @@ def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written == expected | {batch.MANIFEST, batch.FAILURES}
     for key, (name, page) in PAGES.items():
-        image = batch.load_page(batch.PageJob(in_dir / name, page, key))
+        image = batch.load_page(Folder.at(in_dir), batch.PageJob(name, page, key))
         docs = {fmt: read_document(out / (key + suffix)) for fmt, suffix in SUFFIXES.items()}
         full = docs["json"]  # every format read back holds what the richest one does
         for fmt, doc in docs.items():
@@ -186,7 +188,7 @@ def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys
         if key in BATCH_CER:  # the right text, not only the same one everywhere
             truth = (in_dir / f"{Path(name).stem}.truth.txt").read_text(encoding="utf-8")
             assert cer(full.text, truth) < BATCH_CER[key], key
-    first = batch.load_page(batch.PageJob(in_dir / "p1.png", None, "p1"))
+    first = batch.load_page(Folder.at(in_dir), batch.PageJob("p1.png", None, "p1"))
     assert read_document(out / "p1.json").text == Reader().read(first).text  # as read_page reads it
 
     assert sorted(row[0] for row in failures(out)) == sorted(CORRUPT)
@@ -263,6 +265,35 @@ def test_pdf_output_gives_one_pdf_per_input(in_dir, tmp_path, capsys):
     assert pdf_texts(out / "sub/scan.pdf") == pdf_texts(out / "sub/scan_p0001.pdf") + \
         pdf_texts(out / "sub/scan_p0002.pdf")
     assert temporaries(out) == [] and len(manifest(out)) == len(PAGES)
+
+
+@needs_weights
+def test_a_batch_reads_from_and_writes_to_an_fsspec_url(in_dir, tmp_path, capsys):
+    """memory:// in and out (object storage as fsspec gives it: no local paths, no renames); the same pages,
+    failures, combined PDFs and resuming as a local run, and error messages naming the input's URL."""
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    root = f"/batch-{tmp_path.name}"
+    memory.put(str(in_dir), f"{root}/scans", recursive=True)
+    command = ["batch", f"memory://{root}/scans", f"memory://{root}/out", "--formats", "text,pdf", "--quiet"]
+    assert main(command) == 3
+    err = capsys.readouterr().err
+    assert "6 done, 0 skipped, 4 failed, 2 combined PDFs written" in err, err
+    out = tmp_path / "out"
+    memory.get(f"{root}/out", str(out), recursive=True)
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == \
+        {key + s for key in PAGES for s in (".txt", ".pdf")} | {"sub/scan.pdf", "doc.pdf", batch.MANIFEST,
+                                                                  batch.FAILURES}  # no temporary names
+    first = batch.load_page(Folder.at(in_dir), batch.PageJob("p1.png", None, "p1"))
+    assert (out / "p1.txt").read_text(encoding="utf-8").strip() == Reader().read(first).text.strip()
+    assert len(pdf_texts(out / "sub/scan.pdf")) == 2
+    assert sorted(row[0] for row in failures(out)) == sorted(CORRUPT)
+    assert not any("htr-" in row[2] for row in failures(out))  # no temporary copy's path in a message
+    assert {(r["input"], r["page"]) for r in manifest(out)} == set(PAGES.values())
+
+    assert main(command) == 3  # resumed: nothing new
+    assert "0 done, 6 skipped, 4 failed in" in capsys.readouterr().err
 
 
 @pytest.fixture

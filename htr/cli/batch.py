@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import posixpath
 import signal
 import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
-from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Options,
+from htr.batch import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, FAILURES, MANIFEST, Failure, Manifest, Options,
                        combine_pdf, commit, find_pages, interrupts_deferred, is_done, page_results,
                        remove_temporaries, write_failures)
 from htr.cli.options import add_pipeline_weights, add_runtime, lang_codes, lm_path, positive_int
@@ -20,6 +20,7 @@ from htr.errors import HTRError, one_line
 from htr.files import unique_tag
 from htr.formats import FORMATS, REGISTRY
 from htr.imageio import IMAGE_SUFFIXES, PDF_DPI, PDF_MAX_SIDE
+from htr.storage import Folder
 
 DEFAULT_FORMATS = ("page",)
 OUTPUTS = "\n".join(f"  {'KEY' + f.suffix:<18}{f.title:<20}"
@@ -34,14 +35,20 @@ or a multi-page TIFF get _p0001, _p0002, ... added):
                     its pages (KEY without _pNNNN), once its page PDFs all exist
   {MANIFEST}    one JSON line appended per page finished: input, page, outputs,
                     seconds, lines, words, mean_confidence, peak_rss_mb (of the
-                    process that read it)
+                    process that read it), warnings (e.g. writing on the page
+                    but no line found); on object storage, stored whole every
+                    minute and when the run ends
   {FAILURES}      the pages that failed in the latest run: input, page, error
 
 inputs: {' '.join(IMAGE_SUFFIXES)} and .pdf (any case), recursively;
 PDF pages are rendered at {PDF_DPI} dpi (at most {PDF_MAX_SIDE} px on the long side). Hidden files and
 folders (names starting with '.') and OUT_DIR itself are not read.
 
-resuming: every output is written under a temporary name and renamed into place, so
+storage: IN_DIR and OUT_DIR are local folders or fsspec URLs: s3://BUCKET/PREFIX
+(pip install s3fs; credentials and endpoint as s3fs takes them, e.g. AWS_PROFILE,
+FSSPEC_S3_ENDPOINT_URL), gs:// (gcsfs), file:///abs/path, ...
+
+resuming: every output is written under a temporary name and moved into place, so
 it is complete or absent. A page whose outputs all exist is skipped: after Ctrl-C (or
 a crash) the same command does only the rest. Delete a page's outputs to redo it.
 
@@ -91,8 +98,9 @@ def register(commands) -> None:
                     "its text, lines and words to OUT_DIR, mirroring the input tree. Resumable; a page that\n"
                     "fails is recorded and the run goes on.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("in_dir", metavar="IN_DIR", help="folder of page images, TIFFs and PDFs (read recursively)")
-    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created; may be inside IN_DIR)")
+    p.add_argument("in_dir", metavar="IN_DIR",
+                   help="folder (or fsspec URL) of page images, TIFFs and PDFs (read recursively)")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder or fsspec URL (created; may be inside IN_DIR)")
     p.add_argument("--formats", type=parse_formats, default=DEFAULT_FORMATS, metavar="LIST",
                    help=f"comma list of output formats: {', '.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)})")
     parallel = p.add_mutually_exclusive_group()
@@ -110,8 +118,8 @@ def register(commands) -> None:
     p.set_defaults(func=run)
 
 
-def _describe(job_or_failure, in_dir: Path) -> str:
-    name = job_or_failure.input.relative_to(in_dir).as_posix()
+def _describe(job_or_failure) -> str:
+    name = job_or_failure.input
     return name if job_or_failure.page is None else f"{name} page {job_or_failure.page}"
 
 
@@ -127,30 +135,33 @@ def run(args) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
 
-    in_dir, out_dir, formats = Path(args.in_dir), Path(args.out_dir), tuple(args.formats)
+    in_dir, out_dir, formats = Folder.at(args.in_dir), Folder.at(args.out_dir), tuple(args.formats)
     results = results_of(args)
-    if args.scheduler:  # the workers may run elsewhere, in other working folders
-        in_dir, out_dir = in_dir.absolute(), out_dir.absolute()
-    if not in_dir.is_dir():
-        raise HTRError(f"{in_dir}: {'not a folder' if in_dir.exists() else 'no such folder'}")
-    jobs, failures = find_pages(in_dir, out_dir)
-    if not jobs and not failures:
-        raise HTRError(f"{in_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) or PDFs found")
-    todo = [job for job in jobs if not is_done(job, out_dir, formats)]
+    try:
+        if not in_dir.is_folder():
+            raise HTRError(f"{in_dir}: {'not a folder' if in_dir.exists() else 'no such folder'}")
+        jobs, failures = find_pages(in_dir, out_dir)
+        if not jobs and not failures:
+            raise HTRError(f"{in_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) or PDFs found")
+        existing = out_dir.listing()
+        out_dir.fs.makedirs(out_dir.path(), exist_ok=True)
+    except OSError as err:  # the storage: a protocol's package missing, no access, the network
+        raise HTRError(one_line(err)) from err
+    todo = [job for job in jobs if not is_done(job, existing, formats)]
     skipped = len(jobs) - len(todo)
     files = len({job.input for job in jobs})
     unreadable = f", {len(failures)} unreadable" if failures else ""
     print(f"htr batch: {len(jobs)} pages found in {files} files{unreadable}; {skipped} already done, skipped; "
           f"{len(todo)} to read", file=sys.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    options = Options(out_dir=out_dir, formats=formats, tag=unique_tag(), det_weights=args.det_weights,
-                      rec_weights=args.rec_weights, beam=args.beam, lm=lm_path(args), lang=lang_codes(args),
+    options = Options(in_dir=in_dir, out_dir=out_dir, formats=formats, tag=unique_tag(),
+                      det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam,
+                      lm=lm_path(args), lang=lang_codes(args),
                       threads=max(1, (os.cpu_count() or 1) // args.workers), runtime=args.runtime)
     quiet = args.quiet
     for failure in failures:
         if not quiet:
-            print(f"htr: failed: {_describe(failure, in_dir)}: {failure.error}", file=sys.stderr)
-    groups: dict[Path, list] = {}  # with PDF output, the pages of each PDF and multi-page TIFF, to combine
+            print(f"htr: failed: {_describe(failure)}: {failure.error}", file=sys.stderr)
+    groups: dict[str, list] = {}  # with PDF output, the pages of each PDF and multi-page TIFF, to combine
     for job in jobs if "pdf" in formats else ():
         if job.page is not None:
             groups.setdefault(job.input, []).append(job)
@@ -164,30 +175,31 @@ def run(args) -> int:
             failed = Failure(group[0].input, None, f"cannot write the combined PDF ({one_line(err)})")
             failures.append(failed)
             if not quiet:
-                bar.write(f"htr: failed: {_describe(failed, in_dir)}: {failed.error}", file=sys.stderr)
+                bar.write(f"htr: failed: {_describe(failed)}: {failed.error}", file=sys.stderr)
 
-    done, interrupted, start = 0, False, time.perf_counter()
+    done, warned, interrupted, start = 0, 0, False, time.perf_counter()
     bar = tqdm(total=len(todo), unit="page", disable=quiet or not todo, file=sys.stderr, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
     try:
         if todo:
-            with results(todo, options) as finished, \
-                    open(out_dir / MANIFEST, "a", encoding="utf-8") as manifest:
+            with results(todo, options) as finished, Manifest(out_dir, options.tag) as manifest:
                 for result in finished:
                     if result.fatal:
                         raise HTRError(result.fatal)
                     if not result.error:
                         try:
                             with interrupts_deferred():
-                                commit(result, in_dir, out_dir, manifest)
+                                commit(result, out_dir, manifest)
                             done += 1
+                            warned += bool(result.warnings)
+                            for warning in result.warnings if not quiet else ():
+                                bar.write(f"htr: warning: {_describe(result.job)}: {warning}", file=sys.stderr)
                         except OSError as err:
                             result.error = f"cannot write the outputs ({one_line(err)})"
                     if result.error:
                         failures.append(Failure(result.job.input, result.job.page, result.error))
                         if not quiet:
-                            bar.write(f"htr: failed: {_describe(result.job, in_dir)}: {result.error}",
-                                      file=sys.stderr)
+                            bar.write(f"htr: failed: {_describe(result.job)}: {result.error}", file=sys.stderr)
                     bar.update()
                     left[result.job.input] -= 1
                     if result.job.input in groups and not left[result.job.input]:
@@ -198,13 +210,14 @@ def run(args) -> int:
         interrupted = True
     finally:
         bar.close()
-        remove_temporaries({out_dir} | {(out_dir / job.key).parent for job in todo}, options.tag)
-    write_failures(out_dir / FAILURES, failures, in_dir, options.tag)
+        remove_temporaries(out_dir, {""} | {posixpath.dirname(job.key) for job in todo}, options.tag)
+    write_failures(out_dir, failures, options.tag)
     seconds = time.perf_counter() - start
     written = f", {combined} combined PDF{'s' * (combined != 1)} written" if combined else ""
+    written += f", {warned} with warnings (in the manifest)" if warned else ""
     print(f"htr batch: {done} done, {skipped} skipped, {len(failures)} failed{written}"
           f"{', interrupted' if interrupted else ''} in {seconds:.1f} s ({done / max(seconds, 1e-9):.2f} pages/s)"
-          f"{f'; failures in {out_dir / FAILURES}' if failures else ''}", file=sys.stderr)
+          f"{f'; failures in {out_dir.url(FAILURES)}' if failures else ''}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if failures else EXIT_OK

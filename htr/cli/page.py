@@ -44,7 +44,9 @@ def run(args) -> int:
     page = reader(args).read(image, lines=lines, source=Path(args.image).name)
     if args.min_confidence > 0:
         drop_unsure(page, args.min_confidence)
-    if not page.text.strip():
+    for warning in page.warnings:
+        print(f"htr: warning: {args.image}: {warning}", file=sys.stderr)
+    if not page.text.strip() and not page.warnings:
         print(f"htr: warning: {args.image}: no text found", file=sys.stderr)
     if args.output:
         save_document(page, args.output, args.out, image)

@@ -22,6 +22,9 @@ def register(commands) -> None:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "pages":
             p.add_argument("--format", choices=["jpg", "png"], default="jpg", help="page image format")
+            p.add_argument("--blank", action="store_true",
+                           help="paper without text (stains, filing holes, rulings), PAGE-XML without lines: "
+                                "what a detector should find nothing on")
         else:
             p.add_argument("--kind", choices=["handwriting", "print"],
                            help="only this kind of line (default: handwriting 3 times in 4, else print)")
@@ -62,7 +65,7 @@ def run_pages(args) -> int:
     from htr.synth.dataset import write_pages
 
     lines, words = write_pages(args.n, args.out, seed=args.seed, workers=args.workers,
-                               progress=not args.quiet, ext=args.format)
+                               progress=not args.quiet, ext=args.format, blank=args.blank)
     print(f"wrote {args.n} pages ({lines} lines, {words} words) to {args.out}")
     return 0
 

@@ -26,6 +26,12 @@ FORMAT = FORMATS["det"]
 DEFAULT_WEIGHTS = default_weights("det")
 DEFAULT_PREPROCESSING = {"long_side": 1024, "multiple": 32, "mean": MEAN, "std": STD}
 DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": PostConfig(shrink_ratio=0.6)}
+# A page whose line map holds text-like evidence (this share of its pixels above TEXT_LIKE probability) but
+# no line is detected again with its long side at these multiples of the usual one: writing much larger or
+# smaller than the training pages' comes out at a size the model knows (measured, MODEL_CARD.md: 20 blank
+# synthetic pages 0-0.5% evidence, 8 dev pages 11-25%, a letter enlarged 4x, missed at 1024 px, 8%).
+TEXT_LIKE, TEXT_EVIDENCE = 0.1, 0.01
+RETRY_SCALES = (0.5, 1.5)
 
 
 def save_weights(path: str | Path, model: DBNet, preprocessing: dict | None = None,
@@ -84,9 +90,11 @@ class Detector:
         self.post = post or dict(DEFAULT_POST)
         return self
 
-    def maps(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-        """Probability maps (kinds, h, w) of an RGB page and original pixels per map pixel (x, y)."""
-        x, s = prepare(image, self.pre["long_side"], self.pre["multiple"], self.pre["mean"], self.pre["std"])
+    def maps(self, image: np.ndarray, long_side: int | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+        """Probability maps (kinds, h, w) of an RGB page and original pixels per map pixel (x, y); the page's
+        long side resized to ``long_side`` (default: the weights' preprocessing)."""
+        x, s = prepare(image, long_side or self.pre["long_side"], self.pre["multiple"], self.pre["mean"],
+                       self.pre["std"])
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():
@@ -97,7 +105,30 @@ class Detector:
 
     def detect(self, image: ImageSource, kinds: tuple[str, ...] | None = None) -> list[Detection]:
         """Detections of a page (a path, bytes, array or PIL image), lines first, then words."""
+        return self.detect_checked(image, kinds)[0]
+
+    def detect_checked(self, image: ImageSource, kinds: tuple[str, ...] | None = None,
+                       ) -> tuple[list[Detection], str | None]:
+        """``detect``, and a warning when the page came out without a line though its map held text-like
+        evidence (after the retries at RETRY_SCALES); None otherwise (a blank page has no warning)."""
         rgb = load_image(image)
-        prob, scale = self.maps(rgb)
+        long_side = self.pre["long_side"]
+        found, evidence = self._detect_at(rgb, long_side)
+        if evidence < TEXT_EVIDENCE or any(d.kind == "line" for d in found):
+            return [d for d in found if kinds is None or d.kind in kinds], None
+        sides = [round(long_side * factor / 32) * 32 for factor in RETRY_SCALES]
+        for side in sides:
+            retried, _ = self._detect_at(rgb, side)
+            if any(d.kind == "line" for d in retried):
+                return [d for d in retried if kinds is None or d.kind in kinds], None
+        tried = ", ".join(str(side) for side in [long_side, *sides])
+        return [d for d in found if kinds is None or d.kind in kinds], (
+            f"no text line found, though {evidence:.0%} of the page looks like writing to the detector (page "
+            f"resized to {tried} px on its long side): check it")
+
+    def _detect_at(self, rgb: np.ndarray, long_side: int) -> tuple[list[Detection], float]:
+        """Detections with the page's long side at ``long_side``, and the share of text-like line-map pixels."""
+        prob, scale = self.maps(rgb, long_side)
         found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post)
-        return [d for d in found if kinds is None or d.kind in kinds]
+        line_map = prob[self.model.cfg.kinds.index("line")] if "line" in self.model.cfg.kinds else prob[0]
+        return found, float((line_map > TEXT_LIKE).mean())

@@ -29,7 +29,8 @@ def page_to_dict(page: Page) -> dict:
                 "words": [word(w) for w in ln.words]}
 
     return {"schema": SCHEMA, "source": page.source, "width": page.width, "height": page.height,
-            "rotation": page.rotation, "blocks": [{"id": b.id, "kind": b.kind, "polygon": _points(b.polygon),
+            "rotation": page.rotation, "warnings": list(page.warnings),
+            "blocks": [{"id": b.id, "kind": b.kind, "polygon": _points(b.polygon),
                         "lines": [line(ln) for ln in b.lines]} for b in page.blocks]}
 
 
@@ -40,7 +41,8 @@ def _polygon(points) -> np.ndarray:
 def page_from_dict(data: dict) -> Page:
     try:
         return Page(width=int(data["width"]), height=int(data["height"]), source=data.get("source"),
-                    rotation=int(data.get("rotation", 0)), blocks=[
+                    rotation=int(data.get("rotation", 0)), warnings=[str(w) for w in data.get("warnings", [])],
+                    blocks=[
             Block(polygon=_polygon(b["polygon"]), id=b.get("id"), kind=b.get("kind"), lines=[
                 Line(polygon=_polygon(ln["polygon"]), text=ln.get("text", ""), confidence=ln.get("confidence"),
                      baseline=None if ln.get("baseline") is None else _polygon(ln["baseline"]),

@@ -1,5 +1,6 @@
-"""Page-level degradations: paper texture and rulings, bleed-through, lighting and shadows, rotation and
-perspective (with the ground truth moved along), blur, scanner noise, JPEG artefacts and low resolution.
+"""Page-level degradations: paper texture and rulings, stains and punch holes, bleed-through, lighting and
+shadows, rotation and perspective (with the ground truth moved along), blur, scanner noise, JPEG artefacts and
+low resolution.
 
 Everything works on whole pages with cv2/numpy; random fields are drawn small and resized up.
 """
@@ -43,6 +44,39 @@ def rulings(canvas, rng, pitch: float, top: float, squared: bool, margin_x: floa
             x += step
     if margin_x is not None:
         canvas.rule((margin_x, 0), (margin_x, canvas.height), (210, 90, 90), 2)
+
+
+def stains(rng, image: np.ndarray, count: int | None = None) -> None:
+    """Water and foxing stains: irregular brownish blotches with a darker tide line at their rim (in place,
+    float32 RGB)."""
+    h, w = image.shape[:2]
+    for _ in range(int(rng.integers(1, 5)) if count is None else count):
+        size = int(rng.uniform(0.05, 0.3) * max(h, w))
+        x0, y0 = int(rng.integers(-size // 2, w - size // 2)), int(rng.integers(-size // 2, h - size // 2))
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+        shape = 0.5 - np.hypot(xx, yy) + smooth_field(rng, size, size, 5, 0.08)  # > 0 inside the blotch
+        inside = np.clip(shape * rng.uniform(8, 25), 0, 1)
+        rim = np.exp(-(shape / rng.uniform(0.006, 0.02)) ** 2) * (shape > -0.01)
+        darkness = inside * rng.uniform(0.03, 0.15) + rim * rng.uniform(0.03, 0.12)
+        tint = np.array([1.0, rng.uniform(1.1, 1.5), rng.uniform(1.6, 2.6)], np.float32)  # more loss in blue
+        ys, xs = slice(max(0, y0), min(h, y0 + size)), slice(max(0, x0), min(w, x0 + size))
+        part = darkness[ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
+        image[ys, xs] *= 1 - np.clip(part[..., None] * tint, 0, 0.6)
+
+
+def punch_holes(rng, image: np.ndarray, background: float | None = None) -> None:
+    """Two or four filing holes near one edge, showing the scanner's background (in place)."""
+    h, w = image.shape[:2]
+    radius = rng.uniform(0.011, 0.017) * max(h, w)
+    margin = rng.uniform(0.02, 0.05) * w + radius
+    grey = float(rng.uniform(15, 90) if background is None else background)
+    count = 2 if rng.random() < 0.7 else 4
+    left = rng.random() < 0.75
+    centre, gap = h / 2, rng.uniform(0.2, 0.3) * h if count == 2 else rng.uniform(0.15, 0.2) * h
+    for k in range(count):
+        y = centre + (k - (count - 1) / 2) * gap
+        x = margin if left else w - margin
+        cv2.circle(image, (int(x * 4), int(y * 4)), int(radius * 4), (grey, grey, grey), -1, cv2.LINE_AA, shift=2)
 
 
 def bleed_through(rng, image: np.ndarray, ink: np.ndarray) -> None:

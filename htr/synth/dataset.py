@@ -17,7 +17,7 @@ from tqdm import tqdm
 from htr.synth import text as corpus
 from htr.synth.fonts import require_fonts
 from htr.synth.lines import render_line
-from htr.synth.pages import page_xml, render_page
+from htr.synth.pages import page_xml, render_blank_page, render_page
 
 
 def item_rng(seed: int, index: int) -> np.random.Generator:
@@ -37,8 +37,8 @@ def _line_job(args) -> str:
 
 
 def _page_job(args) -> tuple[int, int]:
-    out, seed, index, ext = args
-    image, page = render_page(item_rng(seed, index))
+    out, seed, index, ext, blank = args
+    image, page = (render_blank_page if blank else render_page)(item_rng(seed, index))
     name = f"{index:06d}.{ext}"
     page.source = name
     params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
@@ -87,12 +87,14 @@ def write_lines(n: int, out: str | Path, seed: int = 0, workers: int = 0, progre
 
 
 def write_pages(n: int, out: str | Path, seed: int = 0, workers: int = 0, progress: bool = True,
-                ext: str = "jpg") -> tuple[int, int]:
-    """Write n pages OUT/NNNNNN.jpg (or png) with PAGE-XML 2019 OUT/NNNNNN.xml; (lines, words) written."""
+                ext: str = "jpg", blank: bool = False) -> tuple[int, int]:
+    """Write n pages OUT/NNNNNN.jpg (or png) with PAGE-XML 2019 OUT/NNNNNN.xml; (lines, words) written.
+    ``blank``: paper without text (``render_blank_page``), for checking that a detector finds nothing."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _warm()
-    items = [(str(out), seed, i, ext) for i in range(n)]
+    if not blank:
+        _warm()
+    items = [(str(out), seed, i, ext, blank) for i in range(n)]
     lines = words = 0
     for nl, nw in _run(_page_job, items, workers, "pages", progress):
         lines, words = lines + nl, words + nw

@@ -112,6 +112,26 @@ def render_page(rng_or_seed, layout: str | None = None, degrade: bool = True, fo
     return image, page, ink
 
 
+def render_blank_page(rng_or_seed) -> tuple[np.ndarray, Page]:
+    """A page with no text: paper (sometimes ruled or squared), stains, filing holes, lighting and a scan;
+    (uint8 RGB image, its empty Page). A detector should find nothing on it."""
+    rng = as_rng(rng_or_seed)
+    height = int(rng.uniform(1800, 2100))
+    width = int(height * rng.uniform(0.68, 0.78))
+    c = PageCanvas(rng, width, height)
+    augment.paper_texture(rng, c.image)
+    if rng.random() < 0.3:
+        augment.rulings(c, rng, rng.uniform(0.025, 0.04) * height, height * rng.uniform(0.08, 0.12),
+                        squared=rng.random() < 0.35, margin_x=width * 0.08 if rng.random() < 0.5 else None)
+    augment.stains(rng, c.image)
+    if rng.random() < 0.5:
+        augment.punch_holes(rng, c.image)
+    augment.lighting(rng, c.image)
+    image, _ = augment.geometric(rng, np.clip(c.image, 0, 255).astype(np.uint8))
+    image = augment.scanner(rng, image)
+    return image, Page(width=image.shape[1], height=image.shape[0])
+
+
 def page_xml(page: Page) -> str:
     """PAGE-XML 2019 of the page, with fixed metadata dates so that the same page gives the same bytes."""
     from htr.formats.pagexml import write_page_xml

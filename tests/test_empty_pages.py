@@ -1,0 +1,83 @@
+"""Never an empty page unnoticed: writing much larger than the detector's training pages, missed at the usual
+input size, is found on a retry at another; a page whose line map holds writing but yields no line after the
+retries says so (Page.warnings, `htr page` on stderr, the JSON, `htr batch`'s manifest); blank paper is
+neither detected nor flagged."""
+import json
+from dataclasses import replace
+
+import cv2
+import pytest
+
+from htr.detection.detector import TEXT_EVIDENCE, Detector, load_weights, save_weights
+from htr.formats import read_document
+from htr.imageio import load_image
+from htr.paths import REPO, default_weights
+
+pytestmark = pytest.mark.skipif(not (default_weights("det").exists() and default_weights("rec").exists()),
+                                reason="htr/weights/det.pt and rec.pt are needed")
+LETTER = REPO / "examples" / "letter.jpg"
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector()
+
+
+def enlarged_letter():
+    """A 30% x 30% piece of the example letter blown up to the letter's width: writing 3.3 times as large."""
+    image = load_image(LETTER)
+    h, w = image.shape[:2]
+    piece = image[int(h * 0.3):int(h * 0.6), int(w * 0.1):int(w * 0.4)]
+    return cv2.resize(piece, (w, round(w * piece.shape[0] / piece.shape[1])), interpolation=cv2.INTER_CUBIC)
+
+
+def test_large_writing_missed_at_the_usual_size_is_found_on_a_retry(detector):
+    from htr.pipeline import Reader
+
+    big = enlarged_letter()
+    first, evidence = detector._detect_at(big, detector.pre["long_side"])
+    assert not [d for d in first if d.kind == "line"] and evidence >= TEXT_EVIDENCE  # the failure retried
+    found, warning = detector.detect_checked(big, ("line",))
+    assert len(found) >= 3 and warning is None
+    page = Reader().read(big)
+    truth = set(read_document(REPO / "examples" / "letter.gt.xml").text.lower().split())
+    words = [w for w in page.text.lower().split() if len(w) >= 4]
+    assert len(words) >= 4 and sum(w in truth for w in words) >= len(words) / 2, page.text  # read, not noise
+    assert page.warnings == []
+
+
+def test_a_page_with_writing_but_no_line_is_flagged_everywhere(tmp_path, capsys):
+    """Post-processing that keeps no region (box threshold above 1), on the real letter."""
+    from htr.cli import main
+    from htr.pipeline import Reader
+
+    model, pre, post, meta = load_weights(None)
+    strict = tmp_path / "strict-det.pt"
+    save_weights(strict, model, pre, {kind: replace(cfg, box_thresh=1.01) for kind, cfg in post.items()}, meta)
+    page = Reader(det_weights=strict).read(load_image(LETTER))
+    assert page.lines == [] and len(page.warnings) == 1
+    assert page.warnings[0].startswith("no text line found, though ") and "check it" in page.warnings[0]
+
+    assert main(["page", str(LETTER), "--det-weights", str(strict), "--out", "json", "-o",
+                 str(tmp_path / "letter.json")]) == 0
+    assert f"htr: warning: {LETTER}: no text line found" in capsys.readouterr().err
+    assert json.loads((tmp_path / "letter.json").read_text())["warnings"] == page.warnings
+    assert read_document(tmp_path / "letter.json").warnings == page.warnings  # read back
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "letter.jpg").write_bytes(LETTER.read_bytes())
+    assert main(["batch", str(scans), str(tmp_path / "out"), "--det-weights", str(strict)]) == 0
+    err = capsys.readouterr().err
+    assert "htr: warning: letter.jpg: no text line found" in err and "1 with warnings" in err, err
+    record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
+    assert record["lines"] == 0 and record["warnings"] == page.warnings
+
+
+def test_blank_paper_yields_no_line_and_no_warning(detector):
+    from htr.synth.pages import render_blank_page
+
+    for seed in range(900, 908):  # stains, filing holes, ruled and squared paper, scanner borders
+        image, _ = render_blank_page(seed)
+        found, warning = detector.detect_checked(image, ("line",))
+        assert found == [] and warning is None, seed
