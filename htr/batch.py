@@ -3,8 +3,9 @@
 IN_DIR and OUT_DIR are local folders or fsspec URLs (``htr.storage``). Every page under IN_DIR (recursively)
 gets a key, its path under IN_DIR without the suffix (plus ``_p0001``, ``_p0002``, ... for the pages of a PDF
 or a multi-page TIFF), and its outputs in OUT_DIR, which mirrors the input tree: KEY.page.xml, KEY.alto.xml,
-KEY.hocr, KEY.txt, KEY.json and KEY.pdf, as ``--formats`` asks; with PDF output a PDF or multi-page TIFF also gets one PDF of all its pages (``combine_pdf``: its key
-without ``_pNNNN``), made from its page PDFs once they all exist. Every file is written under a temporary name
+KEY.hocr, KEY.txt, KEY.json and KEY.pdf, as ``--formats`` asks; with PDF output a PDF or multi-page TIFF
+also gets one PDF of all its pages (``combine_pdf``: its key without ``_pNNNN``), made from its page PDFs
+once they all exist. Every file is written under a temporary name
 beside its final one and moved into place, so an output is either complete or absent.
 
 Resuming: a page whose outputs all exist is skipped, so the same command run again after an interruption
@@ -25,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
 import posixpath
 import resource
 import signal
@@ -71,7 +71,8 @@ class Failure:
 
 @dataclass
 class PageResult:
-    """What a worker did with a job: ``outputs`` are (temporary, final) names under OUT_DIR, moved by ``commit``."""
+    """What a worker did with a job: ``outputs`` are (temporary, final) names under OUT_DIR, moved into place
+    by ``commit``."""
     job: PageJob
     outputs: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -98,6 +99,7 @@ class Options:
     lang: tuple[str, ...] | None = None
     threads: int | None = None
     runtime: str = DEFAULT_RUNTIME  # what runs the models: torch or onnx (htr.runtime)
+    precision: str | None = None  # the recogniser's (None: its default)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -191,7 +193,7 @@ def init_worker(options: Options) -> None:
     _state.clear()
     try:
         reader = Reader(options.det_weights, options.rec_weights, threads=options.threads, beam=options.beam,
-                        lm=options.lm, lang=options.lang, runtime=options.runtime)
+                        lm=options.lm, lang=options.lang, runtime=options.runtime, precision=options.precision)
     except HTRError:
         raise
     except Exception as err:

@@ -176,8 +176,8 @@ def _end(client: Client, pending: dict, plugin: str, tag: str) -> None:
 def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> Iterator[Iterator[PageResult]]:
     """``htr.batch.page_results`` on a Dask cluster: a scheduler's address (``tcp://HOST:8786``) or
     ``local:N`` (N worker processes started here). The workers get absolute paths of weights (they may run
-    elsewhere) and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's nanny sets
-    OMP_NUM_THREADS=1). Leaving the block ends the run on the cluster (a local one is stopped)."""
+    elsewhere) and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's
+    nanny sets OMP_NUM_THREADS=1). Leaving the block ends the run on the cluster (a local one is stopped)."""
     n = local_workers(scheduler)
     if n is not None:
         n = max(1, min(n, len(jobs)))  # no idle processes

@@ -79,8 +79,9 @@ class Reader:
     def __init__(self, det_weights: str | Path | None = None, rec_weights: str | Path | None = None, *,
                  threads: int | None = None, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
                  orient: bool = True, batch_size: int = 16, lang: tuple[str, ...] | None = None,
-                 runtime: str = DEFAULT_RUNTIME):
-        """``runtime``: what runs both models' forward passes, "torch" or "onnx" (ONNX Runtime: htr.runtime)."""
+                 runtime: str = DEFAULT_RUNTIME, precision: str | None = None):
+        """``runtime``: what runs both models' forward passes, "torch" or "onnx" (ONNX Runtime: htr.runtime).
+        ``precision``: the recogniser's, "fp32", "bf16" or "auto" (None: its default, auto: ``Recognizer``)."""
         import torch
 
         from htr.detection.detector import Detector
@@ -90,7 +91,7 @@ class Reader:
             torch.set_num_threads(threads)
         self.detector = Detector(det_weights, runtime=runtime)
         self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang,
-                                     runtime=runtime)
+                                     runtime=runtime, **({"precision": precision} if precision else {}))
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 

@@ -44,7 +44,7 @@ def crops():
 def recognizers():
     from htr.recognition.recognizer import Recognizer
 
-    return Recognizer(beam=0, lm=None), Recognizer(beam=0, lm=None, runtime="onnx")
+    return Recognizer(beam=0, lm=None, precision="fp32"), Recognizer(beam=0, lm=None, runtime="onnx")
 
 
 @needs_ort
@@ -72,11 +72,28 @@ def test_detector_maps_and_lines_match_torch():
         assert np.array_equal(a.polygon, b.polygon)
 
 
+def test_the_default_precision_reads_as_float32_does(crops, recognizers):
+    """bfloat16 where the CPU has it natively (the default, "auto"): nearly the same log-probabilities and
+    text as float32; elsewhere float32 itself."""
+    from htr.evaluate import cer
+    from htr.recognition.recognizer import Recognizer, native_bf16
+
+    fp32, _ = recognizers
+    default = Recognizer(beam=0, lm=None)
+    assert default.bf16 == native_bf16()
+    expected, got = fp32.logprobs(crops), default.logprobs(crops)
+    difference = np.concatenate([np.abs(np.exp(a) - np.exp(b)).max(1) for a, b in zip(expected, got)])
+    assert np.mean(difference) < 0.01 and np.mean(difference > 0.1) < 0.01  # per frame: mostly the same
+    texts, default_texts = [r.text for r in fp32.recognize(crops)], [r.text for r in default.recognize(crops)]
+    assert cer("\n".join(default_texts), "\n".join(texts)) < 0.01
+    assert sum(a == b for a, b in zip(texts, default_texts)) >= 0.8 * len(texts)
+
+
 @pytest.fixture(scope="module")
 def readers():
     from htr.pipeline import Reader
 
-    return Reader(), Reader(runtime="onnx")
+    return Reader(precision="fp32"), Reader(runtime="onnx")  # ONNX Runtime computes in float32
 
 
 @needs_ort

@@ -156,7 +156,8 @@ def run(args) -> int:
     options = Options(in_dir=in_dir, out_dir=out_dir, formats=formats, tag=unique_tag(),
                       det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam,
                       lm=lm_path(args), lang=lang_codes(args),
-                      threads=max(1, (os.cpu_count() or 1) // args.workers), runtime=args.runtime)
+                      threads=max(1, (os.cpu_count() or 1) // args.workers), runtime=args.runtime,
+                      precision=args.precision)
     quiet = args.quiet
     for failure in failures:
         if not quiet:

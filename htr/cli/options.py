@@ -34,6 +34,10 @@ def add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
                    help="what runs the models: torch, or onnx (ONNX Runtime; the models are exported on first "
                         f"use and cached in $HTR_CACHE/onnx or ~/.cache/htr/onnx) (default: {DEFAULT_RUNTIME})")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="the recogniser's arithmetic with --runtime torch: bf16 where the CPU computes it "
+                        "natively (AMX, AVX512-BF16), else fp32 (auto, the default); fp32 gives the same text on "
+                        "every CPU")
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
@@ -103,7 +107,8 @@ def reader(args):
     from htr.pipeline import Reader
 
     return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
-                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args), runtime=args.runtime)
+                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args), runtime=args.runtime,
+                  precision=args.precision)
 
 
 def add_recognizer_options(p: argparse.ArgumentParser) -> None:
@@ -121,7 +126,7 @@ def recognizer(args):
     path = weights_path(args.weights, "rec")
     try:
         return Recognizer(path, beam=args.beam, lm=lm_path(args), batch_size=args.batch_size, lang=lang_codes(args),
-                          runtime=args.runtime)
+                          runtime=args.runtime, precision=args.precision)
     except HTRError:  # weights not found, bad arguments: reported as they are
         raise
     except Exception as err:

@@ -111,18 +111,21 @@ class Detector:
                        ) -> tuple[list[Detection], str | None]:
         """``detect``, and a warning when the page came out without a line though its map held text-like
         evidence (after the retries at RETRY_SCALES); None otherwise (a blank page has no warning)."""
+        def wanted(found: list[Detection]) -> list[Detection]:
+            return [d for d in found if kinds is None or d.kind in kinds]
+
         rgb = load_image(image)
         long_side = self.pre["long_side"]
         found, evidence = self._detect_at(rgb, long_side)
         if evidence < TEXT_EVIDENCE or any(d.kind == "line" for d in found):
-            return [d for d in found if kinds is None or d.kind in kinds], None
+            return wanted(found), None
         sides = [round(long_side * factor / 32) * 32 for factor in RETRY_SCALES]
         for side in sides:
             retried, _ = self._detect_at(rgb, side)
             if any(d.kind == "line" for d in retried):
-                return [d for d in retried if kinds is None or d.kind in kinds], None
+                return wanted(retried), None
         tried = ", ".join(str(side) for side in [long_side, *sides])
-        return [d for d in found if kinds is None or d.kind in kinds], (
+        return wanted(found), (
             f"no text line found, though {evidence:.0%} of the page looks like writing to the detector (page "
             f"resized to {tried} px on its long side): check it")
 

@@ -22,7 +22,9 @@ from htr.recognition.model import CRNN, RecConfig, build_model
 from htr.runtime import DEFAULT_RUNTIME, runtime_model
 
 DEFAULT_WEIGHTS = default_weights("rec")
-DEFAULT_PRECISION = "fp32"  # of the recogniser's forward pass (see Recognizer)
+# The recogniser's forward pass: bfloat16 where the CPU computes it natively (AMX, AVX512-BF16), else float32.
+# Measured on 957 hooker dev crops (MODEL_CARD.md): the network 2.2 s against 3.2 s, CER 0.1703 against 0.1701.
+DEFAULT_PRECISION = "auto"
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
 
 
