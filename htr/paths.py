@@ -29,3 +29,10 @@ def default_weights(kind: str) -> Path:
 def weights_path(path: str | Path | None, kind: str) -> Path:
     """``path``, or the shipped weights of ``kind`` where it is None or empty."""
     return Path(path) if path else default_weights(kind)
+
+
+def cache_root() -> Path:
+    """Where htr keeps what it derives from model files (ONNX exports, language-model tables): $HTR_CACHE,
+    else ~/.cache/htr."""
+    root = os.environ.get("HTR_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "htr"

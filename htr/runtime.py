@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from pathlib import Path
 
 from htr.errors import UsageError
 from htr.files import atomic_path
+from htr.paths import cache_root
 
 RUNTIMES = ("torch", "onnx")
 DEFAULT_RUNTIME = "torch"
@@ -44,8 +44,7 @@ def check_runtime(runtime: str) -> None:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("HTR_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "htr") / "onnx"
+    return cache_root() / "onnx"
 
 
 def cache_path(weights: str | Path, kind: str) -> Path:

@@ -58,14 +58,20 @@ def test_language_model_mends_an_unsure_character():
 def test_score_cache_stays_bounded(monkeypatch):
     import htr.recognition.decode as decode
 
-    monkeypatch.setattr(decode, "CACHE_LIMIT", 50)
     codec = Codec("acehmt ")
-    model = LanguageModel(CharLM.build(TEXTS, order=4), codec)
+    char_lm = CharLM.build(TEXTS, order=4)
     rng = np.random.default_rng(1)
-    for _ in range(20):
-        lp = np.log(rng.dirichlet(np.ones(len(codec)) * 0.3, 30)).astype(np.float32)
-        beam_decode(lp, codec, beam=6, lm=model)
-        assert 0 < len(model._cache) <= 50
+    lines = [np.log(rng.dirichlet(np.ones(len(codec)) * 0.3, 30)).astype(np.float32) for _ in range(10)]
+    kept = LanguageModel(char_lm, codec)
+    for lp in lines:  # under the limit: the steps of every line are kept for the next
+        decode.prefix_beam_search(lp, beam=6, lm=kept)
+    monkeypatch.setattr(decode, "CACHE_LIMIT", len(kept.steps) // 4)
+    model = LanguageModel(char_lm, codec)
+    for lp in lines:
+        decode.prefix_beam_search(lp, beam=6, lm=model)
+        alone = LanguageModel(char_lm, codec)
+        decode.prefix_beam_search(lp, beam=6, lm=alone)
+        assert len(alone.steps) <= len(model.steps) < decode.CACHE_LIMIT + len(alone.steps)
 
 
 def test_synthetic_texts_are_reproducible_and_hold_names_in_capitals():

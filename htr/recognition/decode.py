@@ -9,13 +9,13 @@ for an empty line).
 """
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from htr.recognition.codec import BLANK, Codec
+from htr.recognition import fastdecode
 from htr.recognition.lm import CharLM
 
 DEFAULT_BEAM = 10  # beam width of the CLI and Reader (0 or 1: greedy)
@@ -61,10 +61,12 @@ WORD_ENDS = " ,.;:!?)]»\"-"  # characters that close a word the lexicon is aske
 
 @dataclass
 class LanguageModel:
-    """A character language model as the beam search uses it: ``score(prefix, label)`` is ``weight`` times
-    the log probability of the label's character after the prefix's text, plus ``bonus`` per character.
-    With ``words`` (lower-case), a word of two or more letters closed by the label (a space, punctuation) or
-    by the end of the line (``final``) also scores ``known`` when it is in the list, ``unknown`` when not."""
+    """A character language model as the beam search uses it. A prefix's state (a number) stands for the labels
+    the model looks at (its last ``order - 1``) and the run of letters it ends with; ``step(state, label)``
+    gives the state after the label and its score: ``weight`` times the log probability of the label's
+    character after the context, plus ``bonus``. With ``words`` (lower-case), a word of two or more letters
+    closed by the label (a space, punctuation) or by the end of the line (``final``) also scores ``known`` when
+    it is in the list, ``unknown`` when not."""
 
     lm: CharLM
     codec: Codec
@@ -75,43 +77,54 @@ class LanguageModel:
     unknown: float = 0.0
 
     def __post_init__(self):
-        self._cache: dict[tuple[tuple[int, ...], int], float] = {}
-        self._word_cache: dict[tuple[int, ...], float] = {}
-        chars = [self.codec.char(i) for i in range(len(self.codec))]
-        self._letters = frozenset(i for i, c in enumerate(chars) if c.isalpha())
-        self._ends = frozenset(i for i, c in enumerate(chars) if c in WORD_ENDS) if self.words else frozenset()
+        self._chars = [self.codec.char(i) for i in range(len(self.codec))]
+        self._letters = frozenset(i for i, c in enumerate(self._chars) if c.isalpha())
+        self._ends = frozenset(i for i, c in enumerate(self._chars) if c in WORD_ENDS) if self.words else frozenset()
+        self._keep = max(0, self.lm.order - 1)
+        self.begin()
 
-    def score(self, prefix: tuple[int, ...], label: int) -> float:
-        key = (prefix[max(0, len(prefix) - self.lm.order + 1):], label)  # the context the model looks at
-        score = self._cache.get(key)
-        if score is None:
-            if len(self._cache) >= CACHE_LIMIT:  # bounded: a batch of thousands of pages keeps flat memory
-                self._cache.clear()
-            context = "".join(self.codec.char(i) for i in key[0])
-            score = self._cache[key] = self.weight * self.lm.logprob(context, self.codec.char(label)) + self.bonus
+    def compiled(self) -> "fastdecode.CompiledLM":
+        """The model as arrays for the compiled beam search (made on the first call)."""
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = fastdecode.compile_lm(self)
+        return self._compiled
+
+    def begin(self) -> int:
+        """The state before a line's first label. The steps and states met so far are kept for the next lines,
+        and dropped here once there are CACHE_LIMIT of them (a batch of thousands of pages keeps flat memory)."""
+        if not hasattr(self, "steps") or len(self.steps) >= CACHE_LIMIT:
+            self.steps: dict[tuple[int, int], tuple[int, float]] = {}  # (state, label) -> (next state, score)
+            self._states: list[tuple[str, str]] = [("", "")]  # state -> (context, word)
+            self._numbers = {("", ""): 0}
+        return 0
+
+    def step(self, state: int, label: int) -> tuple[int, float]:
+        """The state after ``label`` and the label's score."""
+        hit = self.steps.get((state, label))
+        if hit is not None:
+            return hit
+        context, word = self._states[state]
+        char = self._chars[label]
+        score = self.weight * math.log(self.lm.prob(context, char)) + self.bonus
         if label in self._ends:
-            score += self.word_score(prefix)
-        return score
+            score += self.word_score(word)
+        after = ((context + char)[-self._keep:] if self._keep else "", word + char if label in self._letters else "")
+        number = self._numbers.get(after)
+        if number is None:
+            number = self._numbers[after] = len(self._states)
+            self._states.append(after)
+        self.steps[(state, label)] = number, score
+        return number, score
 
-    def final(self, prefix: tuple[int, ...]) -> float:
+    def final(self, state: int) -> float:
         """The score of the word a line ends on (added when the beam search picks its answer)."""
-        return self.word_score(prefix) if self.words else 0.0
+        return self.word_score(self._states[state][1]) if self.words else 0.0
 
-    def word_score(self, prefix: tuple[int, ...]) -> float:
-        """``known`` or ``unknown`` for the run of letters the prefix ends with (0 for fewer than two)."""
-        start = len(prefix)
-        while start and prefix[start - 1] in self._letters:
-            start -= 1
-        if len(prefix) - start < 2:
+    def word_score(self, word: str) -> float:
+        """``known`` or ``unknown`` for a run of letters (0 for fewer than two)."""
+        if len(word) < 2:
             return 0.0
-        word = prefix[start:]
-        score = self._word_cache.get(word)
-        if score is None:
-            if len(self._word_cache) >= CACHE_LIMIT:
-                self._word_cache.clear()
-            text = "".join(self.codec.char(i) for i in word).lower()
-            score = self._word_cache[word] = self.known if text in self.words else self.unknown
-        return score
+        return self.known if word.lower() in self.words else self.unknown
 
 
 def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
@@ -163,54 +176,77 @@ def greedy_decode(logprobs: np.ndarray, codec: Codec, stride: int = 4) -> LineRe
     return _result(logprobs, _runs(logprobs.argmax(1)), codec, stride)
 
 
-def _logsumexp(a: float, b: float) -> float:
-    """log(exp(a) + exp(b)) of two Python floats (math, not numpy: this runs millions of times a page)."""
-    if a == -math.inf:
-        return b
-    if b == -math.inf:
-        return a
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
-
-
 def prefix_beam_search(logprobs: np.ndarray, beam: int = 10, prune: float = 1e-2, lm: LanguageModel | None = None,
                        ) -> tuple[tuple[int, ...], float]:
     """The most likely label sequence summed over all its CTC paths (prefix beam search), and its log
-    probability. Labels under ``prune`` probability at a frame are not extended there. With ``lm``, prefixes
-    are ranked by their CTC log probability plus the language model's score of their text."""
+    probability. This is the reference in Python; ``beam_decode`` runs the same search compiled
+    (``fastdecode.prefix_beam_search``), with the same results. Labels under ``prune`` probability at a frame are not extended there. With ``lm``, prefixes
+    are ranked by their CTC log probability plus the language model's score of their text.
+
+    Prefixes are nodes of a tree (a parent and a last label each), so that the beams are dicts keyed by small
+    integers; their probabilities are plain floats (not logs), divided by the best one's whenever that falls
+    under 1e-100, the divisors' logs summed in ``scale``."""
     logprobs = np.asarray(logprobs, np.float64)
     extendable = logprobs >= math.log(prune)
     extendable[:, BLANK] = False
     used = np.flatnonzero(extendable.any(0))  # only labels extendable somewhere can end a prefix
-    rows = logprobs[:, np.concatenate([[BLANK], used])].tolist()  # Python floats: scalar arithmetic is faster on them
+    rows = np.exp(logprobs[:, np.concatenate([[BLANK], used])]).tolist()  # Python floats: faster scalar arithmetic
     starts = [[(int(used[k]), k + 1) for k in np.flatnonzero(row)] for row in extendable[:, used]]  # (label, column)
-    lse, neg = _logsumexp, -math.inf
-    # prefix -> (log p ending in a blank, log p ending in its last label, its LM score, its last label's column)
-    beams: dict[tuple[int, ...], tuple] = {(): (0.0, neg, 0.0, 0)}
-    for lp, labels in zip(rows, starts):
+    log, neg = math.log, -math.inf
+    # node -> its parent, its last label, that label's column in rows, its LM score and LM state
+    parent, last, column, lm_score, lm_state = [-1], [-1], [0], [0.0], [lm.begin() if lm is not None else 0]
+    children: dict[tuple[int, int], int] = {}
+    beams: dict[int, tuple[float, float]] = {0: (1.0, 0.0)}  # node -> (p ending in a blank, p ending in its label)
+    scale = 0.0
+    steps = lm.steps if lm is not None else {}
+
+    def rank(item):
+        total = item[1][0] + item[1][1]
+        return (log(total) if total > 0.0 else neg) + lm_score[item[0]]
+
+    for p, labels in zip(rows, starts):
+        blank = p[0]
         if not labels:  # nothing new can start here: every prefix stays, the set of beams is unchanged
-            beams = {prefix: (lse(pb, pnb) + lp[0], pnb + lp[k] if prefix else neg, ls, k)
-                     for prefix, (pb, pnb, ls, k) in beams.items()}
-            continue
-        nxt: dict[tuple[int, ...], list] = {}
-        for prefix, (pb, pnb, ls, k) in beams.items():
-            total = lse(pb, pnb)
-            b, nb = total + lp[0], (pnb + lp[k] if prefix else neg)  # a blank; the last label repeated, merged
-            old = nxt.get(prefix)
-            nxt[prefix] = [b, nb, ls, k] if old is None else [lse(old[0], b), lse(old[1], nb), ls, k]
-            last = prefix[-1] if prefix else -1
-            for c, kc in labels:
-                grown = prefix + (c,)
-                p = (pb if c == last else total) + lp[kc]  # a repeat needs a blank in between
-                old = nxt.get(grown)
+            beams = {n: ((pb + pnb) * blank, pnb * p[column[n]]) for n, (pb, pnb) in beams.items()}
+        else:
+            nxt: dict[int, list[float]] = {}
+            for n, (pb, pnb) in beams.items():
+                total = pb + pnb
+                b, nb = total * blank, pnb * p[column[n]]  # a blank; the last label repeated, merged
+                old = nxt.get(n)
                 if old is None:
-                    nxt[grown] = [neg, p, ls + lm.score(prefix, c) if lm is not None else 0.0, kc]
+                    nxt[n] = [b, nb]
                 else:
-                    old[1] = lse(old[1], p)
-        ranked = heapq.nlargest(beam, nxt.items(), key=lambda item: lse(item[1][0], item[1][1]) + item[1][2])
-        beams = {prefix: tuple(v) for prefix, v in ranked}
-    best, (pb, pnb, _, _) = max(beams.items(), key=lambda item: lse(item[1][0], item[1][1]) + item[1][2]
-                                + (lm.final(item[0]) if lm is not None else 0.0))
-    return best, lse(pb, pnb)
+                    old[0] += b
+                    old[1] += nb
+                for c, kc in labels:
+                    g = children.get((n, c))
+                    if g is None:
+                        g = children[(n, c)] = len(parent)
+                        parent.append(n), last.append(c), column.append(kc)
+                        if lm is None:
+                            lm_score.append(0.0), lm_state.append(None)
+                        else:
+                            state, score = steps.get((lm_state[n], c)) or lm.step(lm_state[n], c)
+                            lm_score.append(lm_score[n] + score), lm_state.append(state)
+                    q = (pb if c == last[n] else total) * p[kc]  # a repeat needs a blank in between
+                    old = nxt.get(g)
+                    if old is None:
+                        nxt[g] = [0.0, q]
+                    else:
+                        old[1] += q
+            beams = dict(sorted(nxt.items(), key=rank, reverse=True)[:beam] if len(nxt) > beam else nxt.items())
+        best = max(pb + pnb for pb, pnb in beams.values())
+        if 0.0 < best < 1e-100:
+            beams = {n: (pb / best, pnb / best) for n, (pb, pnb) in beams.items()}
+            scale += log(best)
+    final = (lambda n: lm.final(lm_state[n])) if lm is not None else (lambda n: 0.0)
+    node, (pb, pnb) = max(beams.items(), key=lambda item: rank(item) + final(item[0]))
+    labels = []
+    while node > 0:
+        labels.append(last[node])
+        node = parent[node]
+    return tuple(reversed(labels)), (log(pb + pnb) if pb + pnb > 0.0 else neg) + scale
 
 
 def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
@@ -227,27 +263,10 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     ext_arr = np.array(ext)
     skip = np.zeros(S, bool)  # may jump from s-2 to s: non-blank and different from the label two back
     skip[2:] = (ext_arr[2:] != BLANK) & (ext_arr[2:] != ext_arr[:-2])
-    emit = np.asarray(logprobs, np.float64)[:, ext_arr]  # (T, S): each state's label's log probability per frame
-    score = np.full(S, -np.inf)
-    score[:2] = emit[0, :2]
-    back = np.zeros((T, S), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    one, two = np.full(S, -np.inf), np.full(S, -np.inf)  # the scores one and two states back (buffers)
-    for t in range(1, T):
-        one[1:] = score[:-1]
-        two[2:] = score[:-2]
-        two[~skip] = -np.inf
-        from_one, best = one > score, np.maximum(score, one)
-        from_two = two > best
-        back[t] = from_one
-        back[t][from_two] = 2
-        score = np.maximum(best, two) + emit[t]
-    s = S - 1 if S < 2 or score[S - 1] >= score[S - 2] else S - 2
-    if not np.isfinite(score[s]):
+    emit = np.ascontiguousarray(np.asarray(logprobs, np.float64)[:, ext_arr])  # (T, S): each state's label per frame
+    path = fastdecode.viterbi_states(emit, skip)
+    if not len(path):
         return []
-    path = np.empty(T, np.int64)
-    for t in range(T - 1, -1, -1):
-        path[t] = s
-        s -= int(back[t, s])
     runs = []
     for t in range(T):
         s = path[t]
@@ -264,7 +283,7 @@ def beam_decode(logprobs: np.ndarray, codec: Codec, beam: int = 10, stride: int 
                 lm: LanguageModel | None = None) -> LineRecognition:
     """Prefix beam search for the text, then a forced alignment of it for spans and confidences."""
     logprobs = np.asarray(logprobs, np.float32)
-    labels, _ = prefix_beam_search(logprobs, beam, lm=lm)
+    labels, _ = fastdecode.prefix_beam_search(logprobs, beam, lm=lm.compiled() if lm is not None else None)
     return _result(logprobs, align(logprobs, labels), codec, stride)
 
 

@@ -27,6 +27,7 @@ class CharLM:
         self.lexicons = dict(lexicons or {})  # language code -> lower-case words
         self.counts = counts  # context -> {next char: count}; "" is the unigram context
         self.meta = dict(meta or {})
+        self.source: Path | None = None  # the file it was loaded from
         self.totals = {ctx: sum(nxt.values()) for ctx, nxt in counts.items()}
         self.vocab = len(counts.get("", {})) + 1  # + 1: characters never seen
 
@@ -67,7 +68,9 @@ class CharLM:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             blob = json.load(f)
         lexicons = {lang: words.split("\n") for lang, words in blob.get("lexicons", {}).items()}
-        return cls(blob["order"], blob["counts"], blob.get("meta"), lexicons)
+        model = cls(blob["order"], blob["counts"], blob.get("meta"), lexicons)
+        model.source = Path(path)  # the file: derived tables are cached under its digest (fastdecode)
+        return model
 
     def words(self, langs) -> frozenset[str]:
         """The union of the word lists of ``langs`` (unknown codes raise UsageError)."""
