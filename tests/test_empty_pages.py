@@ -81,3 +81,22 @@ def test_blank_paper_yields_no_line_and_no_warning(detector):
         image, _ = render_blank_page(seed)
         found, warning = detector.detect_checked(image, ("line",))
         assert found == [] and warning is None, seed
+
+
+def test_filing_holes_are_not_lines(detector):
+    """Two blank pages of `htr synth pages 20 DIR --blank --seed 31` whose filing holes the line map takes for
+    short lines: the lines of solid ink are dropped, the letter's lines are all kept."""
+    from htr.detection.postprocess import drop_solid, maps_to_detections
+    from htr.synth.dataset import item_rng
+    from htr.synth.pages import render_blank_page
+
+    for index in (2, 10):
+        image, _ = render_blank_page(item_rng(31, index))
+        prob, scale = detector.maps(image)
+        raw = maps_to_detections(prob, scale, image.shape[1::-1], detector.model.cfg.kinds, detector.post)
+        assert any(d.kind == "line" for d in raw), index  # the map alone would give a line
+        assert detector.detect(image, ("line",)) == [], index
+    letter = load_image(LETTER)
+    prob, scale = detector.maps(letter)
+    raw = maps_to_detections(prob, scale, letter.shape[1::-1], detector.model.cfg.kinds, detector.post)
+    assert len(drop_solid(raw, cv2.cvtColor(letter, cv2.COLOR_RGB2GRAY))) == len(raw)

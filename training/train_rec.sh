@@ -5,6 +5,7 @@
 # training/recipes/rec-v2-cycle.toml (which names the corpus's sources there).
 #   training/train_rec.sh candidates          # 1. shapes at equal time (15 minutes each, table in RUNS/grown)
 #   training/train_rec.sh cycle N MINUTES     # 2. cycle N of the winner (A), a cosine cycle over MINUTES
+#   INIT=training/candidates/rec-v2-cycle3.pt training/train_rec.sh cycle 4 100   # from a weights file
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
@@ -14,12 +15,15 @@ case ${1:-} in
     python training/candidates.py --corpus "$CORPUS" --minutes 15 --out "$RUNS/grown" --only A,D,E --bf16 auto ;;
   cycle)
     n=$2; minutes=$3
-    # from the previous cycle's last state where this machine still has it, else the shipped weights
-    if [ "$n" -eq 1 ]; then init=$RUNS/grown/A/last.pt; elif [ "$n" -eq 2 ]; then init=$RUNS/rec_v2/last.pt
+    # from INIT if given, else the previous cycle's last state where this machine still has it, else the
+    # shipped weights
+    if [ -n "${INIT:-}" ]; then init=$INIT
+    elif [ "$n" -eq 1 ]; then init=$RUNS/grown/A/last.pt
+    elif [ "$n" -eq 2 ]; then init=$RUNS/rec_v2/last.pt
     else init=$RUNS/rec_v2_$((n - 1))/last.pt; fi
     [ -f "$init" ] || init=htr/weights/rec.pt
     [ "$n" -eq 1 ] && out=$RUNS/rec_v2 || out=$RUNS/rec_v2_$n
     $HTR train rec --config training/recipes/rec-v2-cycle.toml --out "$out" --init "$init" --minutes "$minutes" \
       --seed $((n + 1)) ;;
-  *) sed -n 2,7p "$0"; exit 2 ;;
+  *) sed -n 2,8p "$0"; exit 2 ;;
 esac

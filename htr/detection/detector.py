@@ -16,7 +16,7 @@ import torch
 
 from htr.detection.data import MEAN, STD
 from htr.detection.model import DBNet, DetConfig, build_model
-from htr.detection.postprocess import Detection, PostConfig, maps_to_detections
+from htr.detection.postprocess import Detection, PostConfig, drop_solid, maps_to_detections
 from htr.imageio import ImageSource, load_image
 from htr.modelfile import FORMATS, load_model_file, save_model_file
 from htr.paths import default_weights, weights_path
@@ -130,8 +130,10 @@ class Detector:
             f"resized to {tried} px on its long side): check it")
 
     def _detect_at(self, rgb: np.ndarray, long_side: int) -> tuple[list[Detection], float]:
-        """Detections with the page's long side at ``long_side``, and the share of text-like line-map pixels."""
+        """Detections with the page's long side at ``long_side`` (lines of solid ink dropped: filing holes,
+        blots), and the share of text-like line-map pixels."""
         prob, scale = self.maps(rgb, long_side)
         found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post)
+        found = drop_solid(found, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         line_map = prob[self.model.cfg.kinds.index("line")] if "line" in self.model.cfg.kinds else prob[0]
         return found, float((line_map > TEXT_LIKE).mean())

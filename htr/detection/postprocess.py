@@ -194,6 +194,36 @@ def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], ima
     return found
 
 
+# A line region mostly of solid ink is a filing hole, a blot or a stamp pad, not writing: dev lines of hooker,
+# testaments and the examples cover 4-33% of their polygon with ink, filing holes on blank pages 75-84%
+# (MODEL_CARD.md, "Pages found empty").
+SOLID_INK = 0.6
+
+
+def ink_share(gray: np.ndarray, ink_below: float, polygon: np.ndarray) -> float:
+    """Share of the pixels inside ``polygon`` (original pixels) darker than ``ink_below`` in ``gray``."""
+    x0, y0 = np.floor(polygon.min(0)).astype(int).clip(0)
+    x1, y1 = np.ceil(polygon.max(0)).astype(int) + 1
+    crop = gray[y0:y1, x0:x1]
+    mask = np.zeros(crop.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon - (x0, y0)).astype(np.int32)], 1)
+    inside = crop[mask > 0]
+    return float((inside < ink_below).mean()) if inside.size else 0.0
+
+
+def drop_solid(detections: list[Detection], gray: np.ndarray) -> list[Detection]:
+    """``detections`` without the lines of solid ink (SOLID_INK, ink by Otsu's threshold of the page ``gray``)
+    and the words centred in them."""
+    ink_below, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    solid = [d.polygon for d in detections if d.kind == "line" and ink_share(gray, ink_below, d.polygon) > SOLID_INK]
+    if not solid:
+        return detections
+    def inside_solid(d: Detection) -> bool:
+        cx, cy = d.polygon.mean(0)
+        return any(cv2.pointPolygonTest(p.astype(np.float32), (float(cx), float(cy)), False) >= 0 for p in solid)
+    return [d for d in detections if not inside_solid(d)]
+
+
 def detections_to_page(detections: list[Detection], width: int, height: int, source: str | None = None) -> Page:
     """Lines in blocks and reading order (htr.layout), each with the words whose largest overlap is with it
     (clipped to it: ``htr.document.nest_shapes``)."""
@@ -209,5 +239,5 @@ def detections_to_page(detections: list[Detection], width: int, height: int, sou
     return assign_ids(nest_shapes(Page(width=width, height=height, blocks=layout(lines), source=source)))
 
 
-__all__ = ["Detection", "PostConfig", "maps_to_detections", "region_polygons", "split_regions", "unclip",
+__all__ = ["Detection", "PostConfig", "maps_to_detections", "drop_solid", "ink_share", "region_polygons", "split_regions", "unclip",
            "simplify", "detections_to_page"]
