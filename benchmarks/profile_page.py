@@ -2,10 +2,11 @@
 
 Reads the first ``--pages`` page images of each folder with the shipped models (default decoding) and writes
 them as PAGE-XML, timing each stage by wrapping the function that does it: loading, orientation (the ink
-profile and the upright/upside-down recognition check), the detector's network, its post-processing, line
-crops, the recogniser's network, CTC decoding with the language model, layout, writing. Each stage's time
-excludes the stages it calls, except orientation, which holds the recognition it runs. Prints a Markdown
-table of seconds per page (mean over the pages) and the median total.
+profile), the detector's network, its post-processing, line crops, the recogniser's network, CTC decoding
+with the language model, layout, writing. Each stage's time excludes the stages it calls. The second
+detection of a page whose ink profile is unclear counts as detection, the upside-down check's lines (read
+turned, in the same batches as the page's lines) as recognition. Prints a Markdown table of seconds per page
+(mean over the pages) and the median total.
 """
 from __future__ import annotations
 
@@ -50,7 +51,6 @@ STAGES = ["load", "orientation", "detection network", "detection post-processing
 
 def instrument() -> None:
     pipeline.row_column_ratio = timed("orientation", pipeline.row_column_ratio)
-    pipeline.Reader._upside_down = timed("orientation", pipeline.Reader._upside_down, opaque=True)
     detector_module.Detector.maps = timed("detection network", detector_module.Detector.maps)
     detector_module.maps_to_detections = timed("detection post-processing", detector_module.maps_to_detections)
     pipeline.crop_page_lines = timed("line crops", pipeline.crop_page_lines)
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("dirs", nargs="+", type=Path, help="folders of page images")
     parser.add_argument("--pages", type=int, default=10, help="pages read from each folder")
     parser.add_argument("--precision", choices=("fp32", "bf16", "auto"),
-                        help="the recogniser's forward pass (default: its default)")
+                        help="the models' forward passes (default: auto)")
     args = parser.parse_args()
     instrument()
     reader = pipeline.Reader(precision=args.precision)
@@ -84,7 +84,8 @@ def main() -> None:
         page_seconds.append(time.perf_counter() - start)
     n = len(images)
     print(f"{n} pages ({', '.join(str(d) for d in args.dirs)}); recogniser in "
-          f"{'bfloat16' if reader.recognizer.bf16 else 'float32'}; seconds per page, mean\n")
+          f"{'bfloat16' if reader.recognizer.bf16 else 'float32'}, detector in "
+          f"{'bfloat16' if reader.detector.bf16 else 'float32'}; seconds per page, mean\n")
     print("| stage | s/page | share |\n|---|---|---|")
     whole = sum(page_seconds) / n
     for stage in STAGES:

@@ -99,7 +99,7 @@ class Options:
     lang: tuple[str, ...] | None = None
     threads: int | None = None
     runtime: str = DEFAULT_RUNTIME  # what runs the models: torch or onnx (htr.runtime)
-    precision: str | None = None  # the recogniser's (None: its default)
+    precision: str | None = None  # both models' (None: the default, htr.runtime)
 
 
 # ------------------------------------------------------------------------------------------------ inputs

@@ -16,14 +16,14 @@ import cv2
 import numpy as np
 
 from htr.document import Line, Page, Word, assign_ids, nest_shapes
-from htr.geometry import LineCrop, crop_page_lines
+from htr.geometry import crop_page_lines
 from htr.imageio import ImageSource, load_image
 from htr.layout import layout
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
 from htr.runtime import DEFAULT_RUNTIME
 
-ORIENT_SAMPLE = 6  # lines recognised upright and upside down to choose between 0 and 180 degrees
+ORIENT_SAMPLE = 6  # lines also recognised upside down to choose between 0 and 180 degrees
 
 
 def rotate(image: np.ndarray, quarter_turns: int) -> np.ndarray:
@@ -81,7 +81,7 @@ class Reader:
                  orient: bool = True, batch_size: int = 16, lang: tuple[str, ...] | None = None,
                  runtime: str = DEFAULT_RUNTIME, precision: str | None = None):
         """``runtime``: what runs both models' forward passes, "torch" or "onnx" (ONNX Runtime: htr.runtime).
-        ``precision``: the recogniser's, "fp32", "bf16" or "auto" (None: its default, auto: ``Recognizer``)."""
+        ``precision``: both models', "fp32", "bf16" or "auto" (None: the default, auto: ``htr.runtime``)."""
         import torch
 
         from htr.detection.detector import Detector
@@ -89,54 +89,52 @@ class Reader:
 
         if threads:
             torch.set_num_threads(threads)
-        self.detector = Detector(det_weights, runtime=runtime)
+        precision = {"precision": precision} if precision else {}
+        self.detector = Detector(det_weights, runtime=runtime, **precision)
         self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang,
-                                     runtime=runtime, **({"precision": precision} if precision else {}))
+                                     runtime=runtime, **precision)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
-    def _recognise(self, image: np.ndarray, lines: list[Line]) -> list[Line]:
+    def _recognise(self, image: np.ndarray, lines: list[Line], check_turned: bool = False) -> list[Line] | None:
         """Crop and read ``lines`` of ``image`` in place: text, confidence and words with polygons from the
-        recogniser's character spans. Returns the lines that could be cropped."""
+        recogniser's character spans. Returns the lines that could be cropped; with ``check_turned``, None
+        instead (and nothing written) when the page reads better upside down: the longest lines, read in
+        the same batches turned by 180 degrees, come out more confident."""
         crops = crop_page_lines(image, lines, self.recognizer.height)
         kept = [(line, crop) for line, crop in zip(lines, crops) if crop is not None]
-        results = self.recognizer.recognize([crop.image for _, crop in kept])
+        images = [crop.image for _, crop in kept]
+        sample = sorted(range(len(kept)), key=lambda i: -(kept[i][0].bbox[2] - kept[i][0].bbox[0]))
+        sample = sample[:ORIENT_SAMPLE] if check_turned else []
+        results = self.recognizer.recognize(images + [images[i][::-1, ::-1].copy() for i in sample])
+        results, turned = results[: len(kept)], results[len(kept):]
+        if sample and (np.mean([r.confidence for r in turned])
+                       > np.mean([results[i].confidence for i in sample]) + 0.05):
+            return None
         for (line, crop), rec in zip(kept, results):
             line.text, line.confidence = rec.text, round(float(rec.confidence), 4)
             line.words = [Word(polygon=crop.span_polygon(w.x0, w.x1), text=w.text,
                                confidence=round(float(w.confidence), 4)) for w in rec.words]
         return [line for line, _ in kept]
 
-    def _upside_down(self, image: np.ndarray, lines: list[Line]) -> bool:
-        """True when the longest lines read with more confidence turned by 180 degrees."""
-        sample = sorted(lines, key=lambda ln: -(ln.bbox[2] - ln.bbox[0]))[:ORIENT_SAMPLE]
-        crops: list[LineCrop] = [c for c in crop_page_lines(image, sample, self.recognizer.height) if c is not None]
-        if not crops:
-            return False
-        upright = self.recognizer.recognize([c.image for c in crops])
-        turned = self.recognizer.recognize([c.image[::-1, ::-1].copy() for c in crops])
-        return np.mean([r.confidence for r in turned]) > np.mean([r.confidence for r in upright]) + 0.05
-
     def _orient_and_detect(self, rgb: np.ndarray) -> tuple[int, np.ndarray, list[Line], str | None]:
-        """(quarter turns that make the page upright, the upright page, its detected lines, the detector's
-        warning of a page found empty). The ink profile settles 0/180 against 90/270 when it is clear;
-        otherwise both are detected and the one with more horizontal line area wins. Then the recogniser
-        settles 0 against 180."""
+        """(quarter turns, 0 or 1, that make the page's lines horizontal, the turned page, its detected lines,
+        the detector's warning of a page found empty). The ink profile settles 0/180 against 90/270 when it is
+        clear; otherwise both are detected (without the detector's retries at other sizes) and the one with
+        more horizontal line area wins. 0 against 180 is the recognition's (``_recognise``)."""
         if not self.orient:
             return 0, rgb, *self._detect(rgb)
         ratio = row_column_ratio(rgb)
         candidates = [0] if ratio >= 2.0 else [1] if ratio <= 0.5 else [0, 1]
         tried = [(t, rotate(rgb, t)) for t in candidates]
-        tried = [(t, work, *self._detect(work)) for t, work in tried]
+        tried = [(t, work, *self._detect(work, retry=len(tried) == 1)) for t, work in tried]
         turns, work, found, warning = max(tried, key=lambda item: horizontal_line_area(item[2]))
-        if found and self._upside_down(work, found):
-            turns += 2
-            work = rotate(rgb, turns)
-            found, warning = self._detect(work)
+        if not found and len(tried) > 1:
+            found, warning = self._detect(work)  # now with the retries
         return turns, work, found, warning
 
-    def _detect(self, image: np.ndarray) -> tuple[list[Line], str | None]:
-        found, warning = self.detector.detect_checked(image, ("line",))
+    def _detect(self, image: np.ndarray, retry: bool = True) -> tuple[list[Line], str | None]:
+        found, warning = self.detector.detect_checked(image, ("line",), retry)
         return [Line(polygon=d.polygon, confidence=round(float(d.score), 4)) for d in found], warning
 
     def read(self, image: ImageSource, lines: Page | str | Path | None = None,
@@ -162,8 +160,14 @@ class Reader:
         turns, work, found, warning = self._orient_and_detect(rgb)
         stages["detect"] = time.perf_counter() - tick
         tick = time.perf_counter()
+        read = self._recognise(work, found, check_turned=self.orient)
+        if read is None:  # upside down
+            turns += 2
+            work = rotate(rgb, turns)
+            found, warning = self._detect(work)
+            read = self._recognise(work, found)
         detected = len(found)
-        found = [ln for ln in self._recognise(work, found) if ln.text.strip()]
+        found = [ln for ln in read if ln.text.strip()]
         stages["recognise"] = time.perf_counter() - tick
         if detected and not found:
             warning = f"{detected} text line{'s' * (detected > 1)} found, but no text read in any: check it"

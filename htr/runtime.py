@@ -24,10 +24,32 @@ from htr.paths import cache_root
 
 RUNTIMES = ("torch", "onnx")
 DEFAULT_RUNTIME = "torch"
+# The models' arithmetic with the torch runtime: bfloat16 where the CPU computes it natively (AMX,
+# AVX512-BF16), else float32 (MODEL_CARD.md: recogniser CER and detector F1 unchanged, 1.4-1.6 times faster).
+PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_PRECISION = "auto"
 OPSET = 17
 EXPORT_VERSION = 1  # part of the cache name: raise it when the exported graph changes for the same weights
 AXES = {"rec": ({0: "batch", 3: "width"}, {0: "batch", 1: "frames"}),
         "det": ({0: "batch", 2: "height", 3: "width"}, {0: "batch", 2: "map_height", 3: "map_width"})}
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # private helpers of torch 2.x
+        return False
+
+
+def use_bf16(precision: str, runtime: str = DEFAULT_RUNTIME) -> bool:
+    """Whether a model runs its forward pass in bfloat16: ``precision`` "bf16", or "auto" on a CPU that has it
+    natively; only with the torch runtime (ONNX Runtime runs float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return runtime == "torch" and (precision == "bf16" or (precision == "auto" and native_bf16()))
 
 
 def check_runtime(runtime: str) -> None:

@@ -63,7 +63,7 @@ def test_detector_maps_and_lines_match_torch():
     from htr.detection.detector import Detector
 
     page = load_image(EXAMPLES / "letter.jpg")
-    torch_det, onnx_det = Detector(), Detector(runtime="onnx")
+    torch_det, onnx_det = Detector(precision="fp32"), Detector(runtime="onnx")  # ONNX Runtime: float32
     (expected, scale), (got, onnx_scale) = torch_det.maps(page), onnx_det.maps(page)
     assert expected.shape == got.shape and scale == onnx_scale and np.abs(expected - got).max() < 1e-3
     lines, onnx_lines = torch_det.detect(page, ("line",)), onnx_det.detect(page, ("line",))
@@ -76,7 +76,8 @@ def test_the_default_precision_reads_as_float32_does(crops, recognizers):
     """bfloat16 where the CPU has it natively (the default, "auto"): nearly the same log-probabilities and
     text as float32; elsewhere float32 itself."""
     from htr.evaluate import cer
-    from htr.recognition.recognizer import Recognizer, native_bf16
+    from htr.recognition.recognizer import Recognizer
+    from htr.runtime import native_bf16
 
     fp32, _ = recognizers
     default = Recognizer(beam=0, lm=None)
@@ -87,6 +88,22 @@ def test_the_default_precision_reads_as_float32_does(crops, recognizers):
     texts, default_texts = [r.text for r in fp32.recognize(crops)], [r.text for r in default.recognize(crops)]
     assert cer("\n".join(default_texts), "\n".join(texts)) < 0.01
     assert sum(a == b for a, b in zip(texts, default_texts)) >= 0.8 * len(texts)
+
+
+def test_the_default_precision_detects_as_float32_does():
+    """The detector in bfloat16 where the CPU has it natively: the letter's lines found as in float32."""
+    from htr.detection.detector import Detector
+    from htr.evaluate import match_polygons
+    from htr.runtime import native_bf16
+
+    page = load_image(EXAMPLES / "letter.jpg")
+    default, fp32 = Detector(), Detector(precision="fp32")
+    assert default.bf16 == native_bf16() and not fp32.bf16
+    (expected, _), (got, _) = fp32.maps(page), default.maps(page)
+    assert np.mean(np.abs(expected - got)) < 0.01 and np.mean((expected > 0.3) != (got > 0.3)) < 0.01
+    lines, default_lines = fp32.detect(page, ("line",)), default.detect(page, ("line",))
+    score = match_polygons([d.polygon for d in default_lines], [d.polygon for d in lines], 0.8)[0]
+    assert len(lines) >= 10 and score.f1 >= 0.95, (len(lines), len(default_lines), score)
 
 
 @pytest.fixture(scope="module")

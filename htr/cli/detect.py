@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from htr.cli.options import add_threads, add_weights
+from htr.cli.options import add_runtime, add_threads, add_weights
 from htr.errors import HTRError
 
 
@@ -20,6 +20,7 @@ def register(commands) -> None:
     add_weights(p, "det")
     p.add_argument("--kinds", default="line,word", help="kinds to keep: line, word or both (default)")
     add_threads(p)
+    add_runtime(p)
     p.set_defaults(func=run)
 
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     from htr.formats import format_for_path, save_document
     from htr.imageio import load_image
 
-    detector = Detector(args.weights, threads=args.threads or None)
+    detector = Detector(args.weights, threads=args.threads or None, runtime=args.runtime, precision=args.precision)
     image = load_image(args.image)
     start = time.perf_counter()
     found = detector.detect(image, tuple(args.kinds.split(",")))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from htr.cli.options import (add_json, add_limit, add_reader_options, add_recognizer_options, add_scoring_options,
-                             add_system_option, add_threads, add_weights, reader, recognizer)
+from htr.cli.options import (add_json, add_limit, add_reader_options, add_recognizer_options, add_runtime,
+                             add_scoring_options, add_system_option, add_threads, add_weights, reader, recognizer)
 from htr.errors import HTRError
 
 # ------------------------------------------------------------------------------------------------ printing
@@ -100,6 +100,7 @@ def register(commands) -> None:
     p.add_argument("--kind", default="line", choices=("line", "word"), help="what to score (default: line)")
     add_limit(p)
     add_threads(p)
+    add_runtime(p)
     add_system_option(p)
     add_json(p)
     p.set_defaults(func=run_detect)
@@ -202,7 +203,7 @@ def _finder(system: str, args):
         return lambda image: peers.detect_lines(system, image)
     from htr.detection.detector import Detector
 
-    detector = Detector(args.weights, threads=args.threads or None)
+    detector = Detector(args.weights, threads=args.threads or None, runtime=args.runtime, precision=args.precision)
     return lambda image: [d.polygon for d in detector.detect(image) if d.kind == args.kind]
 
 

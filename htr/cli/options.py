@@ -9,7 +9,7 @@ from htr.errors import HTRError, ResourceError, UsageError
 from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
-from htr.runtime import DEFAULT_RUNTIME, RUNTIMES
+from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
 
 WEIGHTS_HELP = {kind: f"{name} weights (default: the shipped htr/weights/{kind}.pt)" for kind, name in MODELS.items()}
 
@@ -34,9 +34,9 @@ def add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
                    help="what runs the models: torch, or onnx (ONNX Runtime; the models are exported on first "
                         f"use and cached in $HTR_CACHE/onnx or ~/.cache/htr/onnx) (default: {DEFAULT_RUNTIME})")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="the recogniser's arithmetic with --runtime torch: bf16 where the CPU computes it "
-                        "natively (AMX, AVX512-BF16), else fp32 (auto, the default); fp32 gives the same text on "
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                   help="the models' arithmetic with --runtime torch: bf16 where the CPU computes it "
+                        "natively (AMX, AVX512-BF16), else fp32 (auto, the default); fp32 gives the same result on "
                         "every CPU")
 
 

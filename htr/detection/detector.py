@@ -20,7 +20,7 @@ from htr.detection.postprocess import Detection, PostConfig, drop_solid, maps_to
 from htr.imageio import ImageSource, load_image
 from htr.modelfile import FORMATS, load_model_file, save_model_file
 from htr.paths import default_weights, weights_path
-from htr.runtime import DEFAULT_RUNTIME, runtime_model
+from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, runtime_model, use_bf16
 
 FORMAT = FORMATS["det"]
 DEFAULT_WEIGHTS = default_weights("det")
@@ -74,9 +74,11 @@ class Detector:
     """Loads weights once; ``detect(image)`` gives line and word polygons in original pixels."""
 
     def __init__(self, weights: str | Path | None = None, threads: int | None = None,
-                 runtime: str = DEFAULT_RUNTIME):
-        """``runtime``: "torch" or "onnx" (ONNX Runtime, the export cached per weights file: htr.runtime)."""
+                 runtime: str = DEFAULT_RUNTIME, precision: str = DEFAULT_PRECISION):
+        """``runtime``: "torch" or "onnx" (ONNX Runtime, the export cached per weights file: htr.runtime).
+        ``precision``: "fp32", "bf16" or "auto" (bf16 where the CPU computes it natively), for torch."""
         self.model, self.pre, self.post, self.meta = load_weights(weights)
+        self.bf16 = use_bf16(precision, runtime)
         if threads:
             torch.set_num_threads(threads)
         self.net = runtime_model(self.model, "det", runtime, weights_path(weights, "det"))  # runs the model
@@ -85,7 +87,7 @@ class Detector:
     def from_model(cls, model: DBNet, preprocessing: dict | None = None,
                    post: dict[str, PostConfig] | None = None) -> "Detector":
         self = cls.__new__(cls)
-        self.model, self.net, self.meta = model, model, {}
+        self.model, self.net, self.meta, self.bf16 = model, model, {}, False
         self.pre = {**DEFAULT_PREPROCESSING, **(preprocessing or {})}
         self.post = post or dict(DEFAULT_POST)
         return self
@@ -97,8 +99,8 @@ class Detector:
                        self.pre["std"])
         was_training = self.model.training
         self.model.eval()
-        with torch.inference_mode():
-            prob = self.net(x)["prob"][0].numpy()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            prob = self.net(x)["prob"][0].float().numpy()
         self.model.train(was_training)
         stride = x.shape[-1] / prob.shape[-1]
         return prob, (stride / s[0], stride / s[1])
@@ -107,21 +109,24 @@ class Detector:
         """Detections of a page (a path, bytes, array or PIL image), lines first, then words."""
         return self.detect_checked(image, kinds)[0]
 
-    def detect_checked(self, image: ImageSource, kinds: tuple[str, ...] | None = None,
+    def detect_checked(self, image: ImageSource, kinds: tuple[str, ...] | None = None, retry: bool = True,
                        ) -> tuple[list[Detection], str | None]:
         """``detect``, and a warning when the page came out without a line though its map held text-like
-        evidence (after the retries at RETRY_SCALES); None otherwise (a blank page has no warning)."""
+        evidence (after the retries at RETRY_SCALES, unless ``retry`` is False); None otherwise (a blank page
+        has no warning)."""
+        rgb = load_image(image)
+        long_side = self.pre["long_side"]
+        traced = None if kinds is None else tuple({"line", *kinds})  # lines decide the retries
+
         def wanted(found: list[Detection]) -> list[Detection]:
             return [d for d in found if kinds is None or d.kind in kinds]
 
-        rgb = load_image(image)
-        long_side = self.pre["long_side"]
-        found, evidence = self._detect_at(rgb, long_side)
+        found, evidence = self._detect_at(rgb, long_side, traced)
         if evidence < TEXT_EVIDENCE or any(d.kind == "line" for d in found):
             return wanted(found), None
-        sides = [round(long_side * factor / 32) * 32 for factor in RETRY_SCALES]
+        sides = [round(long_side * factor / 32) * 32 for factor in RETRY_SCALES] if retry else []
         for side in sides:
-            retried, _ = self._detect_at(rgb, side)
+            retried, _ = self._detect_at(rgb, side, traced)
             if any(d.kind == "line" for d in retried):
                 return wanted(retried), None
         tried = ", ".join(str(side) for side in [long_side, *sides])
@@ -129,11 +134,12 @@ class Detector:
             f"no text line found, though {evidence:.0%} of the page looks like writing to the detector (page "
             f"resized to {tried} px on its long side): check it")
 
-    def _detect_at(self, rgb: np.ndarray, long_side: int) -> tuple[list[Detection], float]:
-        """Detections with the page's long side at ``long_side`` (lines of solid ink dropped: filing holes,
-        blots), and the share of text-like line-map pixels."""
+    def _detect_at(self, rgb: np.ndarray, long_side: int, kinds: tuple[str, ...] | None = None,
+                   ) -> tuple[list[Detection], float]:
+        """Detections of ``kinds`` (None: all) with the page's long side at ``long_side`` (lines of solid ink
+        dropped: filing holes, blots), and the share of text-like line-map pixels."""
         prob, scale = self.maps(rgb, long_side)
-        found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post)
+        found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post, kinds)
         found = drop_solid(found, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         line_map = prob[self.model.cfg.kinds.index("line")] if "line" in self.model.cfg.kinds else prob[0]
         return found, float((line_map > TEXT_LIKE).mean())

@@ -168,12 +168,13 @@ def region_polygons(prob: np.ndarray, cfg: PostConfig) -> list[tuple[np.ndarray,
 
 
 def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], image_size: tuple[int, int],
-                       kinds=("line", "word"), configs: dict[str, PostConfig] | None = None) -> list[Detection]:
+                       kinds=("line", "word"), configs: dict[str, PostConfig] | None = None,
+                       wanted: tuple[str, ...] | None = None) -> list[Detection]:
     """Detections from probability maps ``prob`` (kinds, H, W).
 
     ``scale``: original pixels per map pixel (one number, or (sx, sy)); ``image_size``: (width, height) of
     the original image, to which polygons are clipped. ``configs`` maps kind -> PostConfig (defaults).
-    Detections come per kind in descending area order.
+    ``wanted``: the kinds to trace (None: all). Detections come per kind in descending area order.
     """
     prob = np.asarray(prob)
     if prob.ndim == 2:
@@ -183,6 +184,8 @@ def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], ima
     configs = configs or {}
     found = []
     for channel, kind in enumerate(kinds[: len(prob)]):
+        if wanted is not None and kind not in wanted:
+            continue
         cfg = configs.get(kind, PostConfig())
         for poly, score in region_polygons(prob[channel], cfg):
             pts = poly * (sx, sy)
@@ -218,6 +221,7 @@ def drop_solid(detections: list[Detection], gray: np.ndarray) -> list[Detection]
     solid = [d.polygon for d in detections if d.kind == "line" and ink_share(gray, ink_below, d.polygon) > SOLID_INK]
     if not solid:
         return detections
+
     def inside_solid(d: Detection) -> bool:
         cx, cy = d.polygon.mean(0)
         return any(cv2.pointPolygonTest(p.astype(np.float32), (float(cx), float(cy)), False) >= 0 for p in solid)
@@ -239,5 +243,5 @@ def detections_to_page(detections: list[Detection], width: int, height: int, sou
     return assign_ids(nest_shapes(Page(width=width, height=height, blocks=layout(lines), source=source)))
 
 
-__all__ = ["Detection", "PostConfig", "maps_to_detections", "drop_solid", "ink_share", "region_polygons", "split_regions", "unclip",
-           "simplify", "detections_to_page"]
+__all__ = ["Detection", "PostConfig", "maps_to_detections", "drop_solid", "ink_share", "region_polygons",
+           "split_regions", "unclip", "simplify", "detections_to_page"]

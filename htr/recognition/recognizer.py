@@ -19,25 +19,14 @@ from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, L
 from htr.recognition.lm import CharLM
 from htr.paths import DEFAULT_LM, default_weights, weights_path
 from htr.recognition.model import CRNN, RecConfig, build_model
-from htr.runtime import DEFAULT_RUNTIME, runtime_model
+from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, runtime_model, use_bf16
 
 DEFAULT_WEIGHTS = default_weights("rec")
-# The recogniser's forward pass: bfloat16 where the CPU computes it natively (AMX, AVX512-BF16), else float32.
-# Measured on 957 hooker dev crops (MODEL_CARD.md): the network 2.2 s against 3.2 s, CER 0.1703 against 0.1701.
-DEFAULT_PRECISION = "auto"
 NORMALIZE = "invert-stretch"  # ink -> 1, paper -> 0, stretched between the line's 2nd and 98th percentile
 
 
 WIDTH_MULTIPLE = 32  # batches are padded to a multiple of this many pixels: oneDNN keeps compiled kernels per input
 # shape, and line batches of endless widths once grew a page-reading process by ~40 MB every 10 pages
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16)."""
-    try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # private helpers of torch 2.x
-        return False
 
 
 def normalize(grey: np.ndarray) -> np.ndarray:
@@ -109,9 +98,7 @@ class Recognizer:
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
         self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
-        if precision not in ("fp32", "bf16", "auto"):
-            raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
-        self.bf16 = runtime == "torch" and (precision == "bf16" or (precision == "auto" and native_bf16()))
+        self.bf16 = use_bf16(precision, runtime)
         self.lm = None
         if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
             char_lm = CharLM.load(lm)

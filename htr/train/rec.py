@@ -50,7 +50,8 @@ from htr.files import atomic_path
 from htr.recognition.codec import DEFAULT_CHARSET, Codec
 from htr.recognition.decode import greedy_decode
 from htr.recognition.model import RecConfig, build_model, count_macs
-from htr.recognition.recognizer import load_weights, make_batch, native_bf16, normalize, save_weights
+from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
+from htr.runtime import native_bf16
 from htr.data.corpus import CorpusLines
 from htr.train.data import (BatchData, Mix, default_data, new_characters, synth_available, training_lines,
                             worker_init)
