@@ -1,10 +1,11 @@
 """Memory across a long `htr batch` run: peak resident memory of the reading process after page 20 and at the
 end, from the run's manifest (its peak_rss_mb field).
 
-    python benchmarks/batch_memory.py IN_DIR [--pages 200]
+    python benchmarks/batch_memory.py IN_DIR [--pages 200] [HTR_BATCH_OPTION ...]
 
 The first PAGES images of IN_DIR are linked into a temporary folder and read with `htr batch` (1 worker, in
-process); the growth of the peak from page 20 to the last page is printed, with pages/s.
+process; other options, e.g. `--precision fp32`, are passed on); the growth of the peak from page 20 to the last
+page is printed, with pages/s.
 """
 import argparse
 import json
@@ -22,7 +23,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("in_dir")
     parser.add_argument("--pages", type=int, default=200)
-    args = parser.parse_args()
+    args, batch_options = parser.parse_known_args()
     images = sorted(p for p in Path(args.in_dir).iterdir() if p.suffix.lower() in SUFFIXES)[: args.pages]
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "in"), Path(tmp, "out")
@@ -31,7 +32,7 @@ def main() -> int:
             os.symlink(image.resolve(), src / image.name)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "htr.cli", "batch", str(src), str(out), "--formats", "hocr",
-                               "--quiet"], check=False)
+                               "--quiet", *batch_options], check=False)
         seconds = time.perf_counter() - start
         records = [json.loads(line) for line in open(out / "manifest.jsonl")]
     peaks = [r["peak_rss_mb"] for r in records]

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from pathlib import Path
 
 from htr.errors import UsageError
 from htr.files import atomic_path
 from htr.paths import cache_root
+
+# oneDNN's per-input-shape caches (compiled convolutions; ideep's kernels of the bfloat16 LSTM), read when torch
+# first uses them: unbounded, they grew a page-reading process by ~2.5 MB a page on an Intel Xeon with AMX
+# (README, "Batch memory"); 16 shapes each cost about 5% of the CPU time
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
+os.environ.setdefault("LRU_CACHE_CAPACITY", "16")
 
 RUNTIMES = ("torch", "onnx")
 DEFAULT_RUNTIME = "torch"

@@ -52,7 +52,7 @@ def test_available_and_unknown_system():
 def test_reads_printed_lines(system, courier):
     from htr.synth import render_line
 
-    samples = [render_line(seed, text=TEXT, kind="print", fonts=courier) for seed in range(3)]
+    samples = [render_line(seed, text=TEXT, kind="print", fonts=courier, size=28) for seed in range(3)]
     crops = [samples[0].image, cv2.cvtColor(samples[1].image, cv2.COLOR_RGB2GRAY), samples[2].image]
     texts = peers.recognize_lines(system, crops)
     assert len(texts) == 3

@@ -5,7 +5,7 @@
 # training/recipes/rec-v2-cycle.toml (which names the corpus's sources there).
 #   training/train_rec.sh candidates          # 1. shapes at equal time (15 minutes each, table in RUNS/grown)
 #   training/train_rec.sh cycle N MINUTES     # 2. cycle N of the winner (A), a cosine cycle over MINUTES
-#   INIT=training/candidates/rec-v2-cycle3.pt training/train_rec.sh cycle 4 100   # from a weights file
+#   INIT=htr/weights/rec.pt training/train_rec.sh cycle 4 100   # from a weights file
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
