@@ -21,6 +21,7 @@ import htr.pipeline as pipeline
 import htr.recognition.recognizer as recognizer_module
 from htr.formats import write_document
 from htr.imageio import IMAGE_SUFFIXES, load_page
+from htr.runtime import PRECISIONS
 
 totals: dict[str, float] = defaultdict(float)
 _children: list[float] = []  # per open stage: the time its nested stages took
@@ -64,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dirs", nargs="+", type=Path, help="folders of page images")
     parser.add_argument("--pages", type=int, default=10, help="pages read from each folder")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"),
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help="the models' forward passes (default: auto)")
     args = parser.parse_args()
     instrument()

@@ -21,7 +21,7 @@ from htr.imageio import ImageSource, load_image
 from htr.layout import layout
 from htr.paths import DEFAULT_LM
 from htr.recognition.decode import DEFAULT_BEAM
-from htr.runtime import DEFAULT_RUNTIME
+from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME
 
 ORIENT_SAMPLE = 6  # lines also recognised upside down to choose between 0 and 180 degrees
 
@@ -89,10 +89,10 @@ class Reader:
 
         if threads:
             torch.set_num_threads(threads)
-        precision = {"precision": precision} if precision else {}
-        self.detector = Detector(det_weights, runtime=runtime, **precision)
+        precision = precision or DEFAULT_PRECISION
+        self.detector = Detector(det_weights, runtime=runtime, precision=precision)
         self.recognizer = Recognizer(rec_weights, beam=beam, lm=lm, batch_size=batch_size, lang=lang,
-                                     runtime=runtime, **precision)
+                                     runtime=runtime, precision=precision)
         self.orient = orient
         self.seconds: dict[str, float] = {}  # per stage, of the last page read
 
@@ -104,8 +104,8 @@ class Reader:
         crops = crop_page_lines(image, lines, self.recognizer.height)
         kept = [(line, crop) for line, crop in zip(lines, crops) if crop is not None]
         images = [crop.image for _, crop in kept]
-        sample = sorted(range(len(kept)), key=lambda i: -(kept[i][0].bbox[2] - kept[i][0].bbox[0]))
-        sample = sample[:ORIENT_SAMPLE] if check_turned else []
+        sample = sorted(range(len(kept)), key=lambda i: -(kept[i][0].bbox[2] - kept[i][0].bbox[0]))[
+            :ORIENT_SAMPLE] if check_turned else []
         results = self.recognizer.recognize(images + [images[i][::-1, ::-1].copy() for i in sample])
         results, turned = results[: len(kept)], results[len(kept):]
         if sample and (np.mean([r.confidence for r in turned])
