@@ -7,6 +7,7 @@ raised inside Pillow escapes unwrapped.
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import warnings
@@ -34,8 +35,11 @@ _WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}  # 16/32-bit grey: s
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 
 
-def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: int | None = None) -> np.ndarray:
     """The image as a C-contiguous (H, W, 3) uint8 RGB array, upright as its EXIF orientation says.
+
+    ``at_least``: a JPEG file is decoded at 1/2, 1/4 or 1/8 of its size (far faster) where its long side stays
+    at least this many pixels; other formats and arrays come at full size.
 
     ``source`` is a path, the encoded file as bytes, a numpy array ((H, W), (H, W, 1), (H, W, 3) RGB or
     (H, W, 4) RGBA; uint8, uint16, or float in 0..1, or 0..255 when its maximum is above 1) or a PIL image.
@@ -50,6 +54,10 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
         return _decode(source, "<PIL image>", max_pixels)
     name = _name(source)
     with _opened(source, name) as im:
+        if at_least and im.format == "JPEG" and max(im.size) >= 2 * at_least:
+            _check_size(im.width, im.height, name, max_pixels)
+            f = at_least / max(im.size)
+            im.draft(None, (math.ceil(im.width * f), math.ceil(im.height * f)))
         return _decode(im, name, max_pixels)
 
 

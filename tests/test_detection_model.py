@@ -141,5 +141,24 @@ def test_detect_and_eval_detect_find_the_lines_of_the_example_letter(tmp_path, c
     assert main(["eval", "detect", str(tmp_path), "--json"]) == 0
     total = json.loads(capsys.readouterr().out)["total"]
     assert total["pages"] == 1 and total["tp"] == score.tp and total["f1"] == pytest.approx(score.f1, abs=1e-3)
+    assert total["empty_pages"] == 0
+    # a compiled corpus is scored a row per source (its dev split)
+    assert main(["data", "compile", f"letters={tmp_path}:dev", "-o", str(tmp_path / "corpus"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "detect", str(tmp_path / "corpus"), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["folders"]
+    assert row["folder"].endswith(":letters") and row["pages"] == 1 and row["tp"] == score.tp
+    # a page with ground truth and no line found (white paper under the letter's ground truth) is counted
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "white.jpg"), np.full((800, 600, 3), 255, np.uint8))
+    gt_xml = (REPO / "examples" / "letter.gt.xml").read_text(encoding="utf-8")
+    (tmp_path / "white.xml").write_text(gt_xml.replace('imageFilename="letter.jpg"', 'imageFilename="white.jpg"'),
+                                        encoding="utf-8")
+    assert main(["eval", "detect", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"]["pages"] == 2 and report["total"]["empty_pages"] == 1
+    assert report["folders"][0]["empty"][0].endswith("white.jpg")
     assert main(["detect", str(letter), "--weights", str(tmp_path / "none.pt")]) == 1
     assert "none.pt" in capsys.readouterr().err

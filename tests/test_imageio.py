@@ -60,6 +60,19 @@ def test_jpeg(tmp_path):
     assert arr[8, 28, 2] > 200 and arr[8, 28, 0] < 60  # blue half
 
 
+def test_large_jpeg_decoded_smaller_on_request(tmp_path):
+    """at_least: a JPEG comes at 1/2, 1/4 or 1/8 size with its long side still that long; PNG at full size."""
+    big = _half_red_half_blue(1600, 1200)
+    jpeg, png = _save(big, tmp_path / "big.jpg", quality=90), _save(big, tmp_path / "big.png")
+    assert load_image(jpeg).shape == (1200, 1600, 3)
+    assert load_image(jpeg, at_least=700).shape == (600, 800, 3)  # 1/2: 1/4 would be 400 px long
+    assert load_image(jpeg, at_least=400).shape == (300, 400, 3)
+    assert load_image(jpeg, at_least=1000).shape == (1200, 1600, 3)  # 1/2 would be too small
+    assert load_image(png, at_least=400).shape == (1200, 1600, 3)
+    small = load_image(jpeg, at_least=400)
+    assert small[150, 50, 0] > 200 and small[150, 350, 2] > 200  # the same picture, red left, blue right
+
+
 def test_result_is_writable_and_not_a_view(tmp_path):
     pixels = np.zeros((3, 4, 3), dtype=np.uint8)
     arr = load_image(pixels)

@@ -75,8 +75,20 @@ def test_shipped_detector_recipes_are_the_runs_that_made_it():
     from htr.train.det import DetRecipe
     stage2 = read_recipe(ROOT / "training/recipes/det-v1-stage2.toml", DetRecipe)
 
-    logged = json.loads((ROOT / "checkpoints/det/run.json").read_text())  # the run's own record
+    logged = json.loads((ROOT / "checkpoints/det/stage2_run.json").read_text())  # the run's own record
     for name, value in stage2.items():
         if name != "init":  # the run named the weights' old path
             assert logged[name] == value, name
     assert DetRecipe(**read_recipe(ROOT / "training/recipes/det-v1-stage1.toml", DetRecipe)).steps == 6500
+
+    def homeless(value):  # the folders' names and weights: the run's home folder is not this machine's
+        return [Path(v).name for v in value] if isinstance(value, list) else value
+
+    v2 = read_recipe(ROOT / "training/recipes/det-v2.toml", DetRecipe)
+    logged = json.loads((ROOT / "checkpoints/det/run.json").read_text())
+    for name, value in v2.items():
+        assert homeless(logged[name]) == homeless(value), name
+    with open(ROOT / "training/corpus.toml", "rb") as f:
+        corpus = tomllib.load(f)
+    trained = {s["name"] for s in corpus["source"] if not s.get("holdout")} | {"hooker", "testaments"}
+    assert {Path(spec.rpartition(":")[0]).name for spec in v2["data"]} == trained

@@ -93,3 +93,17 @@ def test_recognize_reads_the_print_lines_synth_writes(fonts_subset, tmp_path, ca
     assert [Path(r["file"]).name for r in read] == [r["image"] for r in rows]
     total = sum((score_text(r["text"], truth["text"]) for r, truth in zip(read, rows)), TextScore())
     assert total.cer < 0.05, total  # the shipped weights: ~0.01 on synthetic print (model card)
+
+
+def test_writing_scales_give_large_and_tiny_writing(fonts_subset):  # noqa: F811
+    """The same page drawn with large, usual and tiny writing: line heights in that order, large writing at
+    least twice the usual (the detector trains on all three)."""
+    import numpy as np
+
+    from htr.synth.pages import render_page
+
+    heights = {}
+    for writing in ("large", "normal", "tiny"):
+        _, page = render_page(77, layout="letter", fonts=fonts_subset, degrade=False, writing=writing)
+        heights[writing] = float(np.median([np.ptp(ln.polygon[:, 1]) for ln in page.lines]))
+    assert heights["large"] >= 2 * heights["normal"] > 2 * heights["tiny"], heights

@@ -94,10 +94,14 @@ def register(commands) -> None:
         description="Detect the lines of every page image in a folder with ground-truth PAGE/ALTO beside it, and "
                     "score them: one-to-one matching at an IoU threshold, per folder and in total.")
     p.add_argument("gt", nargs="+", help="folders of page images with ground-truth PAGE/ALTO XML of the same name "
-                                         "(each folder holding XML, sub-folders too, is scored separately)")
+                                         "(each folder holding XML, sub-folders too, is scored separately), or "
+                                         "compiled corpora (a row per source)")
     add_weights(p, "det")
     p.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     p.add_argument("--kind", default="line", choices=("line", "word"), help="what to score (default: line)")
+    p.add_argument("--split", default="dev", choices=("dev", "train"),
+                   help="for a compiled corpus (htr data compile) given as GT: the split scored, a row per source "
+                        "(default: dev)")
     add_limit(p)
     add_threads(p)
     add_runtime(p)
@@ -213,19 +217,29 @@ def run_detect(args) -> int:
     from htr.evaluate import DetectionScore, match_polygons
     from htr.formats import read_document
     from htr.imageio import load_image
+    from tqdm import tqdm
+
+    from htr.data.corpus import is_corpus, open_pages
     from htr.peers import chosen_systems
 
-    roots = folders_of(args.gt, "not a folder")
-    folders = sorted({x.parent for root in roots for x in root.rglob("*.xml")})
-    pairs = {f: page_files(f)[: args.limit or None] for f in folders}
-    pairs = {f: p for f, p in pairs.items() if p}
+    pairs = {}  # row label -> [(image, ground truth)]
+    for root in folders_of(args.gt, "not a folder"):
+        if is_corpus(root):
+            for source, rows in open_pages(root, args.split).items():
+                pairs[f"{root}:{source}"] = [(Path(r["image"]), Path(r["xml"])) for r in rows]
+        else:
+            for folder in sorted({x.parent for x in root.rglob("*.xml")}):
+                pairs[str(folder)] = page_files(folder)
+    pairs = {f: p[: args.limit or None] for f, p in pairs.items() if p}
     if not pairs:
         raise HTRError(f"{', '.join(args.gt)}: no page images with ground-truth XML beside them")
     systems = chosen_systems(args.system)
     finders = {name: _finder(name, args) for name in systems}
-    report = []  # (folder, pages, {system: score}, {system: [seconds per page]})
+    report = []  # (folder, pages, {system: score}, {system: [seconds per page]}, {system: [pages found empty]})
+    bar = tqdm(total=sum(map(len, pairs.values())), unit="page", file=sys.stderr, disable=not sys.stderr.isatty())
     for folder, items in pairs.items():
         scores, times = {name: DetectionScore() for name in systems}, {name: [] for name in systems}
+        empty = {name: [] for name in systems}
         for image_path, xml_path in items:
             page = read_document(xml_path)
             gt = [ln.polygon for ln in page.lines] if args.kind == "line" else [w.polygon for w in page.words()]
@@ -235,25 +249,33 @@ def run_detect(args) -> int:
                 found = finders[name](image)
                 times[name].append(time.perf_counter() - start)
                 scores[name] += match_polygons(found, gt, args.iou)[0]
-        report.append((str(folder), len(items), scores, times))
-    pages = sum(n for _, n, _, _ in report)
+                if gt and not found:
+                    empty[name].append(str(image_path))
+            bar.update()
+        report.append((folder, len(items), scores, times, empty))
+    bar.close()
+    pages = sum(r[1] for r in report)
     report.append(("total", pages, {name: sum((r[2][name] for r in report), DetectionScore()) for name in systems},
-                   {name: [t for r in report for t in r[3][name]] for name in systems}))
+                   {name: [t for r in report for t in r[3][name]] for name in systems},
+                   {name: [p for r in report for p in r[4][name]] for name in systems}))
     every = [{name: {"precision": s[name].precision, "recall": s[name].recall, "f1": s[name].f1, "tp": s[name].tp,
-                     "fp": s[name].fp, "fn": s[name].fn, "median_seconds": median(t[name])} for name in systems}
-             for _, _, s, t in report]
+                     "fp": s[name].fp, "fn": s[name].fn, "empty_pages": len(e[name]),
+                     "median_seconds": median(t[name])} for name in systems}
+             for _, _, s, t, e in report]
     if args.json:  # the first system's figures at the top, as when htr was the only system
         entries = [{**rounded(e[systems[0]]), "systems": {n: rounded(f) for n, f in e.items()}} for e in every]
         print(json.dumps({"kind": args.kind, "iou": args.iou, "median_seconds": entries[-1]["median_seconds"],
-                          "folders": [{"folder": f, "pages": n, **e} for (f, n, _, _), e in zip(report[:-1], entries)],
+                          "folders": [{"folder": r[0], "pages": r[1], **e, "empty": r[4][systems[0]]}
+                                      for r, e in zip(report[:-1], entries)],
                           "total": {"pages": pages, **entries[-1]}}, indent=1))
         return 0
-    columns = [folder_column(max(12, *(len(f) for f, _, _, _ in report[:-1]))), SYSTEM, ("pages", "pages", ">5", "d"),
+    columns = [folder_column(max(12, *(len(r[0]) for r in report[:-1]))), SYSTEM, ("pages", "pages", ">5", "d"),
                ("precision", "P", ">7", ".4f"), ("recall", "R", ">7", ".4f"), ("f1", "F1", ">7", ".4f"),
-               ("median_seconds", "s/page", ">7", ".3f")]
-    print(header(columns, f"   ({args.kind}s at IoU {args.iou}; s/page: median)"))
-    for (f, n, _, _), figures in zip(report, every):
-        print(system_rows(f, figures, columns, {"pages": n}))
+               ("empty_pages", "empty", ">5", "d"), ("median_seconds", "s/page", ">7", ".3f")]
+    print(header(columns, f"   ({args.kind}s at IoU {args.iou}; empty: pages with ground truth and no {args.kind} "
+                          "found; s/page: median)"))
+    for r, figures in zip(report, every):
+        print(system_rows(r[0], figures, columns, {"pages": r[1]}))
     return 0
 
 

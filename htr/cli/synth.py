@@ -5,6 +5,9 @@ import os
 
 
 def register(commands) -> None:
+    from htr.synth.layouts import LAYOUTS
+    from htr.synth.pages import WRITING_SCALES
+
     synth = commands.add_parser("synth", help="synthetic handwriting and print: fonts, lines, pages")
     sub = synth.add_subparsers(dest="synth_command", required=True)
 
@@ -25,6 +28,10 @@ def register(commands) -> None:
             p.add_argument("--blank", action="store_true",
                            help="paper without text (stains, filing holes, rulings), PAGE-XML without lines: "
                                 "what a detector should find nothing on")
+            p.add_argument("--layout", choices=sorted(LAYOUTS), help="only this layout (default: any)")
+            p.add_argument("--writing", choices=list(WRITING_SCALES),
+                           help="only this size of writing (default: "
+                                + ", ".join(f"{k} {round(v[0] * 100)}%%" for k, v in WRITING_SCALES.items()) + ")")
         else:
             p.add_argument("--kind", choices=["handwriting", "print"],
                            help="only this kind of line (default: handwriting 3 times in 4, else print)")
@@ -65,7 +72,8 @@ def run_pages(args) -> int:
     from htr.synth.dataset import write_pages
 
     lines, words = write_pages(args.n, args.out, seed=args.seed, workers=args.workers,
-                               progress=not args.quiet, ext=args.format, blank=args.blank)
+                               progress=not args.quiet, ext=args.format, blank=args.blank, layout=args.layout,
+                               writing=args.writing)
     print(f"wrote {args.n} pages ({lines} lines, {words} words) to {args.out}")
     return 0
 

@@ -6,6 +6,7 @@ from a folder written by ``htr synth pages`` or live from ``htr.synth.render_pag
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +48,11 @@ def normalize(rgb: np.ndarray) -> np.ndarray:
 
 def kind_polygons(page: Page) -> tuple[dict[str, list[np.ndarray]], dict[str, bool]]:
     """Polygons per kind, and whether the page has ground truth of that kind (words: every line with text
-    has words)."""
+    has words, or the page has no line)."""
     lines = [ln for ln in page.lines if len(ln.polygon) >= 3]
     words = [w.polygon for w in page.words() if len(w.polygon) >= 3]
     has_words = bool(words) and all(ln.words for ln in page.lines if ln.text.strip())
+    has_words = has_words or not page.lines  # a page without lines (blank paper) has no words either
     return {"line": [ln.polygon for ln in lines], "word": words}, {"line": True, "word": has_words}
 
 
@@ -58,7 +60,7 @@ def kind_polygons(page: Page) -> tuple[dict[str, list[np.ndarray]], dict[str, bo
 class AugmentConfig:
     crop: int = 512  # square training crop, input pixels
     long_side: int = 1024  # the page's long side at inference
-    scale: tuple[float, float] = (0.75, 1.3)  # jitter of that long side
+    scale: tuple[float, float] = (0.65, 1.5)  # jitter of that long side (v1 trained with 0.75-1.3)
     rotate: float = 10.0  # degrees, either way
     rotate_p: float = 0.7
     perspective: float = 0.04  # corner jitter, fraction of the page size
@@ -162,10 +164,18 @@ def make_sample(rng, image: np.ndarray, page: Page, aug: AugmentConfig, shrink: 
     return sample
 
 
-def read_page(image_path: Path, xml_path: Path) -> tuple[np.ndarray, Page]:
-    image, page = load_image(image_path), read_document(xml_path)
-    if page.width and page.height and (page.width, page.height) != (image.shape[1], image.shape[0]):
-        image = cv2.resize(image, (page.width, page.height), interpolation=cv2.INTER_AREA)
+def read_page(image_path: Path, xml_path: Path, at_least: int | None = None) -> tuple[np.ndarray, Page]:
+    """A page image and its ground truth in the image's pixels. ``at_least``: a large JPEG may be decoded
+    smaller, its long side still this many pixels or more (``load_image``), the ground truth scaled to it."""
+    from htr.synth.augment import transform_page
+
+    image, page = load_image(image_path, at_least=at_least), read_document(xml_path)
+    h, w = image.shape[:2]
+    if page.width and page.height and (page.width, page.height) != (w, h):
+        if at_least is None:
+            image = cv2.resize(image, (page.width, page.height), interpolation=cv2.INTER_AREA)
+        else:
+            transform_page(page, np.diag([w / page.width, h / page.height, 1.0]), w, h)
     return image, page
 
 
@@ -205,5 +215,5 @@ class DetDataset:
             else:
                 p = np.asarray(self.file_weights, float)
                 k = int(rng.choice(len(self.files), p=p / p.sum()))
-            image, page = read_page(*self.files[k])
+            image, page = read_page(*self.files[k], at_least=math.ceil(self.aug.long_side * self.aug.scale[1]))
         return make_sample(rng, image, page, self.aug, self.shrink, self.out_stride)

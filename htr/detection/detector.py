@@ -7,7 +7,7 @@ A weights file (``htr.modelfile``) is a dict: {'format': 'htr-det/1', 'model': s
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -32,6 +32,7 @@ DEFAULT_POST = {"line": PostConfig(shrink_ratio=0.6, seed_thresh=None), "word": 
 # synthetic pages 0-0.5% evidence, 8 dev pages 11-25%, a letter enlarged 4x, missed at 1024 px, 8%).
 TEXT_LIKE, TEXT_EVIDENCE = 0.1, 0.01
 RETRY_SCALES = (0.5, 1.5)
+LOW_THRESHOLDS = {"bin_thresh": 0.15, "box_thresh": 0.25, "seed_thresh": None}  # the last retry's
 
 
 def save_weights(path: str | Path, model: DBNet, preprocessing: dict | None = None,
@@ -129,17 +130,23 @@ class Detector:
             retried, _ = self._detect_at(rgb, side, traced)
             if any(d.kind == "line" for d in retried):
                 return wanted(retried), None
+        if retry:  # faint or unusual writing: the usual size with the thresholds lowered
+            retried, _ = self._detect_at(rgb, long_side, traced, LOW_THRESHOLDS)
+            if any(d.kind == "line" for d in retried):
+                return wanted(retried), None
         tried = ", ".join(str(side) for side in [long_side, *sides])
         return wanted(found), (
             f"no text line found, though {evidence:.0%} of the page looks like writing to the detector (page "
-            f"resized to {tried} px on its long side): check it")
+            f"resized to {tried} px on its long side, thresholds lowered too): check it")
 
     def _detect_at(self, rgb: np.ndarray, long_side: int, kinds: tuple[str, ...] | None = None,
-                   ) -> tuple[list[Detection], float]:
+                   lowered: dict | None = None) -> tuple[list[Detection], float]:
         """Detections of ``kinds`` (None: all) with the page's long side at ``long_side`` (lines of solid ink
-        dropped: filing holes, blots), and the share of text-like line-map pixels."""
+        dropped: filing holes, blots), and the share of text-like line-map pixels. ``lowered``: thresholds
+        that replace those of the file's post-processing."""
         prob, scale = self.maps(rgb, long_side)
-        found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, self.post, kinds)
+        post = {k: replace(cfg, **(lowered or {})) for k, cfg in self.post.items()}
+        found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, post, kinds)
         found = drop_solid(found, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         line_map = prob[self.model.cfg.kinds.index("line")] if "line" in self.model.cfg.kinds else prob[0]
         return found, float((line_map > TEXT_LIKE).mean())

@@ -199,26 +199,38 @@ def maps_to_detections(prob: np.ndarray, scale: float | tuple[float, float], ima
 
 # A line region mostly of solid ink is a filing hole, a blot or a stamp pad, not writing: dev lines of hooker,
 # testaments and the examples cover 4-33% of their polygon with ink, filing holes on blank pages 75-84%
-# (MODEL_CARD.md, "Pages found empty").
-SOLID_INK = 0.6
+# (MODEL_CARD.md, "Pages found empty"). Ink is what is at or below Otsu's threshold of the region's
+# surroundings (its box grown by half its longer side, at most 3 times its shorter, each way), and below
+# PAPER_SHARE of their median (the paper): a page-wide threshold, or one of surroundings that reach a white
+# margin, counts all of a brown or blue sheet scanned beside white as ink. Measured on the page shrunk to a long
+# side of INK_SIDE (a filing hole is still 7-10 px across there).
+SOLID_INK, PAPER_SHARE, INK_SIDE = 0.6, 0.75, 600
 
 
-def ink_share(gray: np.ndarray, ink_below: float, polygon: np.ndarray) -> float:
-    """Share of the pixels inside ``polygon`` (original pixels) darker than ``ink_below`` in ``gray``."""
-    x0, y0 = np.floor(polygon.min(0)).astype(int).clip(0)
-    x1, y1 = np.ceil(polygon.max(0)).astype(int) + 1
-    crop = gray[y0:y1, x0:x1]
-    mask = np.zeros(crop.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon - (x0, y0)).astype(np.int32)], 1)
-    inside = crop[mask > 0]
-    return float((inside < ink_below).mean()) if inside.size else 0.0
+def ink_share(gray: np.ndarray, polygon: np.ndarray) -> float:
+    """Share of the pixels inside ``polygon`` (pixels of ``gray``) that are ink (above)."""
+    (x0, y0), (x1, y1) = polygon.min(0), polygon.max(0)
+    grow = min(max(x1 - x0, y1 - y0) / 2, 3 * min(x1 - x0, y1 - y0) + 4)
+    h, w = gray.shape
+    wx0, wy0 = int(max(0, x0 - grow)), int(max(0, y0 - grow))
+    wx1, wy1 = int(min(w, x1 + grow + 1)), int(min(h, y1 + grow + 1))
+    window = gray[wy0:wy1, wx0:wx1]
+    if not window.size:
+        return 0.0
+    otsu, _ = cv2.threshold(window, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink_below = min(otsu, PAPER_SHARE * float(np.median(window)))
+    mask = np.zeros(window.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon - (wx0, wy0)).astype(np.int32)], 1)
+    inside = window[mask > 0]
+    return float((inside <= ink_below).mean()) if inside.size else 0.0
 
 
 def drop_solid(detections: list[Detection], gray: np.ndarray) -> list[Detection]:
-    """``detections`` without the lines of solid ink (SOLID_INK, ink by Otsu's threshold of the page ``gray``)
-    and the words centred in them."""
-    ink_below, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    solid = [d.polygon for d in detections if d.kind == "line" and ink_share(gray, ink_below, d.polygon) > SOLID_INK]
+    """``detections`` without the lines of solid ink (SOLID_INK of their polygon, ``ink_share`` on the page
+    shrunk to INK_SIDE pixels) and the words centred in them."""
+    f = min(1.0, INK_SIDE / max(gray.shape))
+    small = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else gray
+    solid = [d.polygon for d in detections if d.kind == "line" and ink_share(small, d.polygon * f) > SOLID_INK]
     if not solid:
         return detections
 

@@ -37,8 +37,9 @@ def _line_job(args) -> str:
 
 
 def _page_job(args) -> tuple[int, int]:
-    out, seed, index, ext, blank = args
-    image, page = (render_blank_page if blank else render_page)(item_rng(seed, index))
+    out, seed, index, ext, blank, layout, writing = args
+    rng = item_rng(seed, index)
+    image, page = render_blank_page(rng) if blank else render_page(rng, layout=layout, writing=writing)
     name = f"{index:06d}.{ext}"
     page.source = name
     params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
@@ -87,14 +88,16 @@ def write_lines(n: int, out: str | Path, seed: int = 0, workers: int = 0, progre
 
 
 def write_pages(n: int, out: str | Path, seed: int = 0, workers: int = 0, progress: bool = True,
-                ext: str = "jpg", blank: bool = False) -> tuple[int, int]:
+                ext: str = "jpg", blank: bool = False, layout: str | None = None,
+                writing: str | None = None) -> tuple[int, int]:
     """Write n pages OUT/NNNNNN.jpg (or png) with PAGE-XML 2019 OUT/NNNNNN.xml; (lines, words) written.
-    ``blank``: paper without text (``render_blank_page``), for checking that a detector finds nothing."""
+    ``blank``: paper without text (``render_blank_page``), for checking that a detector finds nothing;
+    ``layout``, ``writing``: only that layout, only that size of writing (``render_page``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not blank:
         _warm()
-    items = [(str(out), seed, i, ext, blank) for i in range(n)]
+    items = [(str(out), seed, i, ext, blank, layout, writing) for i in range(n)]
     lines = words = 0
     for nl, nw in _run(_page_job, items, workers, "pages", progress):
         lines, words = lines + nl, words + nw

@@ -18,6 +18,10 @@ from htr.synth.lines import as_rng, pick_font
 STAMP_WORDS = {"en": ["RECEIVED", "PAID", "COPY", "APPROVED", "FILED"], "fr": ["REÇU", "PAYÉ", "COPIE", "VU"],
                "de": ["EINGANG", "BEZAHLT", "KOPIE", "ERLEDIGT"], "es": ["RECIBIDO", "PAGADO", "COPIA"]}
 STAMP_INKS = [(170, 30, 40), (40, 60, 160), (110, 40, 120), (40, 110, 60)]
+COLOURED_PAPERS = [(170, 192, 228), (196, 222, 196), (238, 200, 205), (245, 228, 150), (200, 185, 160)]
+# x-height of the handwriting as a share of the page height: (probability, low, high); typed text scales by
+# the square root of the hand's factor. At 2,000 px: 15-24 px usually, up to 80 px large, 10-14 px tiny.
+WRITING_SCALES = {"normal": (0.75, 0.0075, 0.012), "large": (0.15, 0.018, 0.04), "tiny": (0.10, 0.005, 0.007)}
 
 
 def stamp(c: PageCanvas, rng, typed: Writer, lang: str) -> None:
@@ -64,10 +68,11 @@ def stamp(c: PageCanvas, rng, typed: Writer, lang: str) -> None:
 
 
 def render_page(rng_or_seed, layout: str | None = None, degrade: bool = True, fonts=None,
-                return_ink: bool = False):
+                return_ink: bool = False, writing: str | None = None):
     """A synthetic page: (uint8 RGB image, htr Page with its ground truth in the image's pixels).
 
-    layout: one of LAYOUTS (default: random). degrade=False skips rotation, lighting and scanner effects.
+    layout: one of LAYOUTS (default: random). writing: one of WRITING_SCALES (default: drawn by their
+    probabilities). degrade=False skips coloured paper, stains, holes, rotation, lighting and scanner effects.
     fonts: FontInfo list to draw from (default: all usable fonts in the cache). return_ink: also return the
     (H, W) uint8 mask of the text ink, moved like the image (for checks).
     """
@@ -76,12 +81,21 @@ def render_page(rng_or_seed, layout: str | None = None, degrade: bool = True, fo
     height = int(rng.uniform(1800, 2100))
     width = int(height * rng.uniform(0.68, 0.78))
     c = PageCanvas(rng, width, height)
+    if degrade and rng.random() < 0.12:
+        c.paper = np.array(COLOURED_PAPERS[int(rng.integers(len(COLOURED_PAPERS)))], np.float32) + \
+            rng.normal(0, 6, 3).astype(np.float32)
+        c.image[:] = c.paper
     if degrade:
         augment.paper_texture(rng, c.image)
     lang = corpus.pick_lang(rng)
     hand_font, print_font = pick_font(rng, "handwriting", fonts), pick_font(rng, "print", fonts)
-    hand = make_writer(rng, hand_font, size_for(hand_font, rng.uniform(0.0075, 0.012) * height))
-    typed = make_writer(rng, print_font, size_for(print_font, rng.uniform(0.0058, 0.0075) * height))
+    names = list(WRITING_SCALES)
+    scale = int(rng.choice(len(names), p=[share for share, _, _ in WRITING_SCALES.values()]))
+    _, low, high = WRITING_SCALES[writing or names[scale]]
+    x_share = rng.uniform(low, high)
+    hand = make_writer(rng, hand_font, size_for(hand_font, x_share * height, lo=8, hi=240))
+    typed_share = rng.uniform(0.0058, 0.0075) * np.sqrt(x_share / 0.0095)
+    typed = make_writer(rng, print_font, size_for(print_font, typed_share * height, lo=8))
     kwargs = {}
     if layout in ("letter", "notes") and rng.random() < 0.5:
         pitch = hand.line_height() * rng.uniform(1.0, 1.2)
@@ -97,6 +111,10 @@ def render_page(rng_or_seed, layout: str | None = None, degrade: bool = True, fo
     if degrade:
         if rng.random() < 0.3:
             augment.bleed_through(rng, image, c.ink)
+        if rng.random() < 0.25:
+            augment.stains(rng, image)
+        if rng.random() < 0.2:
+            augment.punch_holes(rng, image)
         augment.lighting(rng, image)
     image = np.clip(image, 0, 255).astype(np.uint8)
     if degrade:
@@ -119,6 +137,8 @@ def render_blank_page(rng_or_seed) -> tuple[np.ndarray, Page]:
     height = int(rng.uniform(1800, 2100))
     width = int(height * rng.uniform(0.68, 0.78))
     c = PageCanvas(rng, width, height)
+    if rng.random() < 0.2:
+        c.image[:] = np.array(COLOURED_PAPERS[int(rng.integers(len(COLOURED_PAPERS)))], np.float32)
     augment.paper_texture(rng, c.image)
     if rng.random() < 0.3:
         augment.rulings(c, rng, rng.uniform(0.025, 0.04) * height, height * rng.uniform(0.08, 0.12),

@@ -357,11 +357,11 @@ def model_card(summary: dict, scores: dict) -> str:
         f"{summary['params'] / 1e6:.2f}M parameters. "
         f"Input: page long side {summary['long_side']} px.",
         "",
-        "**Data**: real pages (line polygons only) from " + ", ".join(
-            f"{n}/train" for n in summary["real"].split(",")) + f" ({summary['real_pages']} pages; hooker: "
-        "Joseph Hooker correspondence, CC-BY-SA 4.0, images (c) RBG Kew; testaments: CREMMA Testaments de "
-        f"Poilus, CC-BY 4.0); synthetic pages from htr.synth ({summary['synth_pages']}, share "
-        f"{summary['synth_share']}), which alone teach the word channel.",
+        "**Data**: real pages (line polygons only), the train split of " + (
+            ", ".join(summary["data"]) if summary.get("data") else ", ".join(
+                f"{n}/train" for n in summary["real"].split(","))) + f" ({summary['real_pages']} pages); "
+        f"synthetic pages from htr.synth ({summary['synth_pages']}, share {summary['synth_share']}), which "
+        "alone teach the word channel.",
         "",
         f"**Recipe**: {summary['step']} steps of batch {summary['batch']} ({summary['crop']} px crops, page long "
         f"side jittered x0.75-1.3, rotation +-10 deg, perspective, colour, blur, noise, JPEG), AdamW lr "
