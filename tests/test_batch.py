@@ -182,9 +182,12 @@ def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys
             if fmt != "text":
                 assert (doc.width, doc.height) == (image.shape[1], image.shape[0]), (key, fmt)
                 assert [len(ln.words) for ln in doc.lines] == [len(ln.words) for ln in full.lines], (key, fmt)
-        for fmt in ("page", "alto"):  # word polygons kept (whole pixels in XML)
-            assert [np.round(w.polygon).tolist() for w in docs[fmt].words()] == \
-                [np.round(w.polygon).tolist() for w in full.words()], (key, fmt)
+        for fmt in ("page", "alto"):  # word polygons kept (whole pixels in XML: x.5 may round either way)
+            kept, exact = list(docs[fmt].words()), list(full.words())
+            assert len(kept) == len(exact), (key, fmt)
+            for w, x in zip(kept, exact):
+                assert w.polygon.shape == x.polygon.shape and np.abs(w.polygon - x.polygon).max() <= 0.5 + 1e-3, \
+                    (key, fmt)
         if key in BATCH_CER:  # the right text, not only the same one everywhere
             truth = (in_dir / f"{Path(name).stem}.truth.txt").read_text(encoding="utf-8")
             assert cer(full.text, truth) < BATCH_CER[key], key
