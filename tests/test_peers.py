@@ -35,7 +35,7 @@ def courier(fonts_subset):  # noqa: F811
 def rendered_page(courier):
     from htr.synth import render_page
 
-    return render_page(5, layout="letter", degrade=False, fonts=courier)
+    return render_page(5, layout="letter", degrade=False, fonts=courier, writing="normal")
 
 
 def test_available_and_unknown_system():
