@@ -145,7 +145,7 @@ class Detector:
         dropped: filing holes, blots), and the share of text-like line-map pixels. ``lowered``: thresholds
         that replace those of the file's post-processing."""
         prob, scale = self.maps(rgb, long_side)
-        post = {k: replace(cfg, **(lowered or {})) for k, cfg in self.post.items()}
+        post = self.post if lowered is None else {k: replace(cfg, **lowered) for k, cfg in self.post.items()}
         found = maps_to_detections(prob, scale, (rgb.shape[1], rgb.shape[0]), self.model.cfg.kinds, post, kinds)
         found = drop_solid(found, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         line_map = prob[self.model.cfg.kinds.index("line")] if "line" in self.model.cfg.kinds else prob[0]
