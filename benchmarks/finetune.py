@@ -20,7 +20,7 @@ from pathlib import Path
 
 from htr.data.compile import document_key, split_of
 from htr.modelfile import load_model_file
-from htr.recognition.lines import image_for
+from htr.data.pages import image_for
 from htr.recognition.recognizer import DEFAULT_WEIGHTS
 
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import htr.detection.detector as detector_module
+import htr.orientation as orientation
 import htr.pipeline as pipeline
 import htr.recognition.recognizer as recognizer_module
 from htr.formats import write_document
@@ -51,7 +52,7 @@ STAGES = ["load", "orientation", "detection network", "detection post-processing
 
 
 def instrument() -> None:
-    pipeline.row_column_ratio = timed("orientation", pipeline.row_column_ratio)
+    orientation.row_column_ratio = timed("orientation", orientation.row_column_ratio)
     detector_module.Detector.maps = timed("detection network", detector_module.Detector.maps)
     detector_module.maps_to_detections = timed("detection post-processing", detector_module.maps_to_detections)
     pipeline.crop_page_lines = timed("line crops", pipeline.crop_page_lines)

@@ -1,17 +1,18 @@
 """htr: handwriting-first document OCR.
 
-``from htr import read_page, Reader, Page``: ``read_page`` and ``Reader`` (``htr.pipeline``) are imported on
-first use, so ``import htr`` stays light and loads no torch.
+``from htr import read_page, read_document, Reader, Page, Document``: ``read_page``, ``read_document`` and
+``Reader`` (``htr.pipeline``) are imported on first use, so ``import htr`` stays light and loads no torch.
 """
-from htr.document import Block, Line, Page, Word
+from htr.document import Block, Document, Line, Page, Word
 from htr.errors import FormatError, HTRError, ImageError
 
 __version__ = "0.1.0"
 
-__all__ = ["read_page", "Reader", "Page", "Block", "Line", "Word", "HTRError", "ImageError", "FormatError",
-           "__version__"]
+__all__ = ["read_page", "read_document", "Reader", "ReaderOptions", "Document", "Page", "Block", "Line", "Word",
+           "HTRError", "ImageError", "FormatError", "__version__"]
 
-_LAZY = {"read_page": "htr.pipeline", "Reader": "htr.pipeline"}
+_LAZY = {"read_page": "htr.pipeline", "read_document": "htr.pipeline", "Reader": "htr.pipeline",
+         "ReaderOptions": "htr.options"}
 
 
 def __getattr__(name: str):

@@ -137,6 +137,27 @@ class Page:
         return self
 
 
+@dataclass(eq=False)
+class Document:
+    """The pages of one file (a PDF, a multi-page TIFF or an image), in order: ``htr.read_document``."""
+    pages: list[Page] = field(default_factory=list)
+    source: str | None = None  # the file's name
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def __iter__(self) -> Iterator[Page]:
+        return iter(self.pages)
+
+    def __getitem__(self, index: int) -> Page:
+        return self.pages[index]
+
+    @property
+    def text(self) -> str:
+        """The pages' text in order, separated by a form feed (as pdftotext separates pages)."""
+        return "\f".join(page.text for page in self.pages)
+
+
 def inside(polygon: np.ndarray, outer: np.ndarray, margin: float = 1.0) -> np.ndarray:
     """``polygon`` as it is when it is valid and lies inside ``outer``; else clipped to ``outer`` shrunk by
     ``margin`` px (room for rounding to whole pixels): the outline of the largest piece that remains, on whole

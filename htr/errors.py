@@ -28,3 +28,8 @@ def one_line(err: BaseException | str, path=None) -> str:
     text = " ".join(text.split()) or type(err).__name__
     prefix = f"{path}: "
     return text[len(prefix):] if path is not None and text.startswith(prefix) else text
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and the noun it takes: "1 page", "2 pages" (``nouns``: an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

@@ -6,7 +6,9 @@ the curve's normal, so rotated lines come out horizontal and curved lines straig
 polygon (neighbouring lines' ascenders and descenders) are filled with the line's paper colour. The
 result keeps the mapping back to page pixels, so character x-spans become word polygons.
 
-Polygon area and IoU live in ``htr.evaluate`` (``polygon_iou``); this module only rectifies and crops.
+Also the polygon helpers the detector's post-processing and its training targets share: cleaning, offsetting
+(DB's shrink and its inverse) and measuring outlines. Polygon area and IoU live in ``htr.evaluate``
+(``polygon_iou``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pyclipper
+import shapely
 
 from htr.document import as_polygon
 
@@ -232,3 +236,48 @@ def crop_page_lines(image: np.ndarray, lines, height: int = 40, **opts) -> list[
     if spacing is not None and "min_extent" not in opts:
         opts["min_extent"] = (0.7 * spacing, 0.3 * spacing)
     return [crop_line(grey, line.polygon, line.baseline, height, **opts) for line in lines]
+
+
+def clean_polygon(points) -> list[np.ndarray]:
+    """The simple polygons (float64 (K, 2), K >= 3, positive area) of an outline; self-intersecting outlines
+    are split by ``shapely.make_valid``; degenerate ones give an empty list."""
+    arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(arr) < 3 or not np.isfinite(arr).all():
+        return []
+    geom = shapely.Polygon(arr)
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    parts = [g for g in shapely.get_parts(shapely.get_parts(geom)) if g.geom_type == "Polygon" and g.area > 0]
+    return [np.asarray(g.exterior.coords[:-1], np.float64) for g in parts]
+
+
+def short_side(poly: np.ndarray) -> float:
+    """The shorter side of the polygon's minimum-area rectangle (its 'height' for a text line)."""
+    (_, _), (w, h), _ = cv2.minAreaRect(poly.astype(np.float32))
+    return float(min(w, h))
+
+
+def offset_polygon(poly: np.ndarray, distance: float, precision: float = 64.0) -> list[np.ndarray]:
+    """The polygon grown (distance > 0) or shrunk (< 0) with round joins: zero, one or several polygons.
+
+    Coordinates go to pyclipper as integers at 1 / ``precision`` pixel; arcs deviate at most 0.2 pixel.
+    """
+    pco = pyclipper.PyclipperOffset()
+    pco.ArcTolerance = 0.2 * precision
+    pco.AddPath(np.round(np.asarray(poly) * precision).astype(np.int64).tolist(), pyclipper.JT_ROUND,
+                pyclipper.ET_CLOSEDPOLYGON)
+    paths = pco.Execute(distance * precision)
+    return [np.asarray(p, np.float64) / precision for p in paths if len(p) >= 3]
+
+
+def expand_distance(area: float, perimeter: float, shrink_ratio: float) -> float:
+    """The offset that undoes DB's shrink for a rectangle-like kernel of the given area and perimeter.
+
+    A rectangle grown by D (square joins) has area A' + L'D + 4D^2 and perimeter L' + 8D; asking that D
+    be the shrink offset of the grown shape, D = A (1 - r^2) / L, gives
+    (4 + 4r^2) D^2 + r^2 L' D - (1 - r^2) A' = 0. Unlike DB's fixed ``unclip_ratio`` it restores long
+    lines and short words alike.
+    """
+    r2 = shrink_ratio * shrink_ratio
+    a, b, c = 4.0 + 4.0 * r2, r2 * perimeter, -(1.0 - r2) * area
+    return float((-b + np.sqrt(b * b - 4 * a * c)) / (2 * a))

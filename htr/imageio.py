@@ -10,6 +10,7 @@ import io
 import math
 import os
 import stat
+import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,16 +27,30 @@ PDF_SUFFIX = ".pdf"
 PDF_DPI = 200
 PDF_MAX_SIDE = 3000  # pixels on a rendered PDF page's long side, at most
 MAX_PIXELS = 178_956_970  # Pillow's default decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS)
+MAX_PIXELS_ENV = "HTR_MAX_PIXELS"  # raises (or lowers) MAX_PIXELS for this process and the ones it starts
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
+RAISE_LIMIT = " (raise the limit with --max-pixels N or $HTR_MAX_PIXELS)"
 _ORIENTATION = 0x0112  # the EXIF Orientation tag
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}  # the transposes and 90-degree rotations
 _WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}  # 16/32-bit grey: scaled to 8 bits by hand
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 
 
-def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: int | None = None) -> np.ndarray:
+def max_pixels_limit() -> int:
+    """The pixel limit of images: $HTR_MAX_PIXELS (what ``htr --max-pixels`` sets) or MAX_PIXELS."""
+    value = os.environ.get(MAX_PIXELS_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_PIXELS
+
+
+def set_max_pixels(limit: int) -> None:
+    """Images of up to ``limit`` pixels are read from now on, here and in the processes this one starts."""
+    os.environ[MAX_PIXELS_ENV] = str(int(limit))
+
+
+def load_image(source: ImageSource, *, max_pixels: int | None = None, at_least: int | None = None,
+               name: str | None = None) -> np.ndarray:
     """The image as a C-contiguous (H, W, 3) uint8 RGB array, upright as its EXIF orientation says.
 
     ``at_least``: a JPEG file is decoded at 1/2, 1/4 or 1/8 of its size (far faster) where its long side stays
@@ -44,15 +59,17 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: i
     ``source`` is a path, the encoded file as bytes, a numpy array ((H, W), (H, W, 1), (H, W, 3) RGB or
     (H, W, 4) RGBA; uint8, uint16, or float in 0..1, or 0..255 when its maximum is above 1) or a PIL image.
     Transparency is composited on white; 16-bit data is scaled to 0..255. Images of more than
-    ``max_pixels`` pixels are refused from their header, before anything is decoded; Pillow's own refusal
-    above twice ``PIL.Image.MAX_IMAGE_PIXELS`` still applies, so a ``max_pixels`` beyond that needs it raised too.
-    Raises ``ImageError`` for anything that cannot be read.
+    ``max_pixels`` pixels (default: ``max_pixels_limit()``) are refused from their header, before anything is
+    decoded; Pillow's own refusal above twice ``PIL.Image.MAX_IMAGE_PIXELS`` still applies, unless
+    $HTR_MAX_PIXELS asks for more. ``name``: the source in error messages. Raises ``ImageError`` for anything
+    that cannot be read.
     """
+    max_pixels = max_pixels or max_pixels_limit()
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source, "<array>", max_pixels)
+        return _array_to_rgb(source, name or "<array>", max_pixels)
     if isinstance(source, Image.Image):
-        return _decode(source, "<PIL image>", max_pixels)
-    name = _name(source)
+        return _decode(source, name or "<PIL image>", max_pixels)
+    name = name or _name(source)
     with _opened(source, name) as im:
         if at_least and im.format == "JPEG" and max(im.size) >= 2 * at_least:
             _check_size(im.width, im.height, name, max_pixels)
@@ -95,6 +112,27 @@ def _error(name: str, reason: str, cause: BaseException | None = None) -> ImageE
 
 
 @contextmanager
+def quiet(libtiff: bool = False) -> Iterator[None]:
+    """Pillow's warnings on corrupt data silenced ("Corrupt EXIF data", ...): the result or the error tells;
+    ``libtiff``: also what libtiff writes to stderr itself ("LZWDecode: Not enough data ..."), for the while
+    (the process's stderr, every thread's, goes to /dev/null meanwhile)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not libtiff:
+            yield
+            return
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+@contextmanager
 def _opened(source, name: str) -> Iterator[Image.Image]:
     """The lazily opened image of a path or bytes: only the header has been read when it is yielded.
 
@@ -105,23 +143,41 @@ def _opened(source, name: str) -> Iterator[Image.Image]:
             raise _error(name, "empty data (0 bytes)")
         fp = io.BytesIO(bytes(source))
     else:
-        _check_file(Path(os.fspath(source)), name)
-        fp = source
+        fp = _readable(Path(os.fspath(source)), name)
+    if os.environ.get(MAX_PIXELS_ENV) and Image.MAX_IMAGE_PIXELS:  # the user's limit, not Pillow's, decides
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, max_pixels_limit())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore")  # Pillow's on corrupt data ("Corrupt EXIF data", ...): the outcome tells
         try:
             im = Image.open(fp)
         except UnidentifiedImageError as e:
             raise _error(name, "not an image file, or a format Pillow cannot read") from e
         except Image.DecompressionBombError as e:
-            raise _error(name, "image too large for Pillow's decompression-bomb limit", e) from e
+            raise _error(name, f"image too large for Pillow's decompression-bomb limit{RAISE_LIMIT}", e) from e
         except Exception as e:
             raise _error(name, "cannot open image", e) from e
         with im:
             yield im
 
 
-def _check_file(path: Path, name: str) -> None:
+def _readable(path: Path, name: str) -> Path | io.BytesIO:
+    """A file to open: the path of a regular file, or the bytes of a pipe or device (``/dev/stdin``)."""
+    info = _check_file(path, name, pipes=True)
+    if stat.S_ISREG(info.st_mode):
+        return path
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise _error(name, f"cannot read file ({e.strerror or e})") from e
+    if not data:
+        raise _error(name, "empty data (0 bytes)")
+    return io.BytesIO(data)
+
+
+def _check_file(path: Path, name: str, pipes: bool = False) -> os.stat_result:
+    """The file's status; ImageError when it is missing, a folder or empty (``pipes``: a pipe or device's
+    size is not checked: it says 0)."""
     try:
         info = path.stat()
     except FileNotFoundError as e:
@@ -130,15 +186,17 @@ def _check_file(path: Path, name: str) -> None:
         raise _error(name, f"cannot read file ({e.strerror or e})") from e
     if stat.S_ISDIR(info.st_mode):
         raise _error(name, "is a directory, not an image file")
-    if info.st_size == 0:
+    if info.st_size == 0 and not (pipes and not stat.S_ISREG(info.st_mode)):
         raise _error(name, "empty file (0 bytes)")
+    return info
 
 
 def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise _error(name, f"image has zero size ({width}x{height})")
     if width * height > max_pixels:
-        raise _error(name, f"image too large: {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+        raise _error(name, f"image too large: {width}x{height} = {width * height} pixels, over the limit of "
+                           f"{max_pixels}{RAISE_LIMIT}")
 
 
 def _orientation(im: Image.Image) -> int:
@@ -168,12 +226,11 @@ def _oriented_by_pillow(im: Image.Image) -> bool:
 def _decode(im: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     """Check the header size, then decode, orient and normalise a (possibly lazily opened) PIL image."""
     _check_size(im.width, im.height, name, max_pixels)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with quiet(libtiff=im.format == "TIFF"):
         try:
             im.load()  # decodes everything, so a truncated or corrupt file fails here
         except Image.DecompressionBombError as e:
-            raise _error(name, "image too large for Pillow's decompression-bomb limit", e) from e
+            raise _error(name, f"image too large for Pillow's decompression-bomb limit{RAISE_LIMIT}", e) from e
         except Exception as e:
             raise _error(name, "cannot decode image", e) from e
         try:
@@ -254,7 +311,7 @@ def page_count(path: str | os.PathLike) -> int | None:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == PDF_SUFFIX:
-        pdf = _open_pdf(path)
+        pdf = _open_pdf(path, str(path))
         try:
             if len(pdf) == 0:
                 raise ImageError(f"{path}: PDF has no pages")
@@ -263,7 +320,7 @@ def page_count(path: str | os.PathLike) -> int | None:
             pdf.close()
     if suffix in TIFF_SUFFIXES:
         try:
-            with Image.open(path) as im:
+            with quiet(libtiff=True), Image.open(path) as im:
                 frames = int(getattr(im, "n_frames", 1))
         except Exception:
             return None
@@ -271,29 +328,32 @@ def page_count(path: str | os.PathLike) -> int | None:
     return None
 
 
-def _open_pdf(path: Path):
-    """The PDF as a pypdfium2 document (close it); ImageError when it cannot be opened."""
+def _open_pdf(source: Path | bytes, name: str):
+    """The PDF (a path or its bytes) as a pypdfium2 document (close it); ImageError when it cannot be opened."""
     try:
         import pypdfium2
     except ImportError as err:
-        raise ImageError(f"{path}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
+        raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
     try:
-        return pypdfium2.PdfDocument(str(path))
+        return pypdfium2.PdfDocument(source if isinstance(source, bytes) else str(source))
     except Exception as err:
-        raise ImageError(f"{path}: cannot open PDF ({one_line(err)})") from err
+        raise ImageError(f"{name}: cannot open PDF ({one_line(err)})") from err
 
 
-def render_pdf_page(path: str | os.PathLike, number: int, dpi: int = PDF_DPI,
-                    max_side: int = PDF_MAX_SIDE) -> Image.Image:
-    """Page ``number`` (1-based) of a PDF as an RGB PIL image at ``dpi``, at most ``max_side`` pixels long."""
-    path = Path(path)
-    pdf = _open_pdf(path)
+def render_pdf_page(source: str | os.PathLike | bytes, number: int, dpi: int = PDF_DPI,
+                    max_side: int = PDF_MAX_SIDE, name: str | None = None) -> Image.Image:
+    """Page ``number`` (1-based) of a PDF (a path or its bytes) as an RGB PIL image at ``dpi``, at most
+    ``max_side`` pixels long; ``name``: the PDF in error messages."""
+    name = name or _name(source)
+    pdf = _open_pdf(source if isinstance(source, bytes) else Path(source), name)
     try:
         if not 1 <= number <= len(pdf):
-            raise ImageError(f"{path}: no page {number} (the PDF has {len(pdf)})")
+            raise ImageError(f"{name}: no page {number} (the PDF has {len(pdf)})")
         page = pdf[number - 1]
         try:
             width, height = page.get_size()  # points, 1/72 inch
+            if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+                raise ImageError(f"{name}: PDF page {number} has no usable size ({width} x {height} points)")
             scale = min(dpi / 72, max_side / max(width, height, 1.0))
             return page.render(scale=scale).to_pil().convert("RGB")
         finally:
@@ -301,29 +361,42 @@ def render_pdf_page(path: str | os.PathLike, number: int, dpi: int = PDF_DPI,
     except ImageError:
         raise
     except Exception as err:
-        raise ImageError(f"{path}: cannot render PDF page {number} ({one_line(err)})") from err
+        raise ImageError(f"{name}: cannot render PDF page {number} ({one_line(err)})") from err
     finally:
         pdf.close()
 
 
-def load_page(path: str | os.PathLike, page: int | None = None) -> np.ndarray:
-    """Page ``page`` (1-based) of a PDF or multi-page TIFF as ``load_image`` gives it; None: the image at
-    ``path`` (a PDF's first page, a TIFF's first frame). Raises ImageError."""
-    path = Path(path)
-    if page is None and path.suffix.lower() != PDF_SUFFIX:
-        return load_image(path)
-    _check_file(path, str(path))
-    if path.suffix.lower() == PDF_SUFFIX:
-        return load_image(render_pdf_page(path, page or 1))
+def load_page(source: str | os.PathLike | bytes, page: int | None = None, name: str | None = None) -> np.ndarray:
+    """Page ``page`` (1-based) of a PDF or multi-page TIFF as ``load_image`` gives it; None: the image (a PDF's
+    first page, a TIFF's first frame). ``source``: a path, or the file's bytes (a PDF is known by its header);
+    a pipe or device (``/dev/stdin``) is read whole. ``name``: the source in error messages. Raises ImageError."""
+    name = name or _name(source)
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        path = Path(os.fspath(source))
+        opened = _readable(path, name)
+        if isinstance(opened, Path) and path.suffix.lower() == PDF_SUFFIX:
+            return load_image(render_pdf_page(path, page or 1, name=name), name=name)
+        if isinstance(opened, Path) and page is None:
+            return load_image(path, name=name)
+        source = path if isinstance(opened, Path) else opened.getvalue()
+    elif not len(source):
+        raise _error(name, "empty data (0 bytes)")
+    else:
+        source = bytes(source)
+    if isinstance(source, bytes) and source.lstrip()[:5] == b"%PDF-":
+        return load_image(render_pdf_page(source, page or 1, name=name), name=name)
+    if page is None:
+        return load_image(source, name=name)
     try:
-        with Image.open(path) as im:
+        with quiet(libtiff=True), Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
             frames = int(getattr(im, "n_frames", 1))
             if not 1 <= page <= frames:
-                raise ImageError(f"{path}: no page {page} (the file has {frames})")
+                raise ImageError(f"{name}: no page {page} (the file has {frames})")
             im.seek(page - 1)
+            _check_size(im.width, im.height, name, max_pixels_limit())  # before the frame is decoded
             frame = im.copy()
     except ImageError:
         raise
     except Exception as err:
-        raise ImageError(f"{path}: cannot decode page {page} ({one_line(err)})") from err
-    return load_image(frame)
+        raise ImageError(f"{name}: cannot decode page {page} ({one_line(err)})") from err
+    return load_image(frame, name=name)

@@ -25,7 +25,7 @@ from htr.paths import cache_root
 
 # oneDNN's per-input-shape caches (compiled convolutions; ideep's kernels of the bfloat16 LSTM), read when torch
 # first uses them: unbounded, they grew a page-reading process by ~2.5 MB a page on an Intel Xeon with AMX
-# (README, "Batch memory"); 16 shapes each cost about 5% of the CPU time
+# (docs/benchmarks.md, "Batch memory"); 16 shapes each cost about 5% of the CPU time
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "16")
 

@@ -1,5 +1,6 @@
-"""`htr batch`: a folder of real files in (synthetic pages as PNG/JPEG, a 2-frame TIFF, a PDF, corrupt files),
-documents, a manifest and a failure list out; interrupted with SIGINT and resumed as a user would."""
+"""``htr.batch.run`` and `htr batch`, a thin shell over it: a folder of real files in (synthetic pages as PNG/JPEG,
+a 2-frame TIFF, a PDF, corrupt files), documents, a manifest, a failure list and a ``Summary`` out; the command
+interrupted with SIGINT and resumed as a user would."""
 import io
 import json
 import signal
@@ -14,11 +15,12 @@ from PIL import Image
 
 from htr import batch
 from htr.cli import main
+from htr.errors import HTRError
 from htr.evaluate import cer
 from htr.formats import read_document
 from htr.pipeline import Reader
 from htr.paths import WEIGHTS_DIR
-from htr.storage import Folder
+from htr.batch.storage import Folder
 from tests.test_synth import fonts_subset  # noqa: F401 (fixture)
 
 MISSING = [f"htr/weights/{name}" for name in ("det.pt", "rec.pt") if not (WEIGHTS_DIR / name).is_file()]
@@ -161,14 +163,13 @@ def test_fatal_errors_exit_1(tmp_path, capsys):
 # ----------------------------------------------------------------------------------- with the models
 
 @needs_weights
-def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path, capsys):
+def test_batch_writes_every_format_and_records_failures(in_dir, tmp_path):
     out = tmp_path / "out"
-    code = main(["batch", str(in_dir), str(out), "--formats", "page,alto,hocr,text,json", "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 3, err  # partial failure
+    summary = batch.run(in_dir, out, "page,alto,hocr,text,json")
+    assert summary.exit_code == 3, summary  # partial failure
     # 9 pages: 6 good ones and the 3 corrupt images; the broken PDF cannot be opened to count its pages
-    assert "9 pages found in 8 files, 1 unreadable; 0 already done" in err, err
-    assert "6 done, 0 skipped, 4 failed" in err, err
+    assert (summary.found, summary.files, summary.skipped) == (9, 8, 0), summary
+    assert (summary.done, summary.failed) == (6, 4), summary
 
     expected = {key + suffix for key in PAGES for suffix in SUFFIXES.values()}
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
@@ -245,10 +246,14 @@ def test_interrupted_batch_resumes_where_it_stopped(in_dir, tmp_path, stop):
 
 
 @needs_weights
-def test_pdf_output_gives_one_pdf_per_input(in_dir, tmp_path, capsys):
+def counts(summary: batch.Summary) -> tuple[int, ...]:
+    return summary.done, summary.skipped, summary.failed, summary.combined
+
+
+def test_pdf_output_gives_one_pdf_per_input(in_dir, tmp_path):
     out = tmp_path / "out"
-    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3  # the corrupt files
-    assert "6 done, 0 skipped, 4 failed, 2 combined PDFs written" in capsys.readouterr().err
+    first = batch.run(in_dir, out, "pdf")
+    assert first.exit_code == 3 and counts(first) == (6, 0, 4, 2), first  # the corrupt files
     pdfs = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {batch.MANIFEST,
                                                                                        batch.FAILURES}
     assert pdfs == {key + ".pdf" for key in PAGES} | {"sub/scan.pdf", "doc.pdf"}  # page PDFs kept
@@ -259,19 +264,17 @@ def test_pdf_output_gives_one_pdf_per_input(in_dir, tmp_path, capsys):
     assert len(manifest(out)) == len(PAGES)  # a line per page, none for the combined PDFs
     mtimes = {name: (out / name).stat().st_mtime_ns for name in pdfs}
 
-    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3  # resumed: nothing new
-    assert "0 done, 6 skipped, 4 failed in" in capsys.readouterr().err
+    assert counts(batch.run(in_dir, out, "pdf")) == (0, 6, 4, 0)  # resumed: nothing new
     assert {name: (out / name).stat().st_mtime_ns for name in pdfs} == mtimes
     (out / "sub/scan.pdf").unlink()  # a run stopped before it was written: the next one writes it
-    assert main(["batch", str(in_dir), str(out), "--formats", "pdf", "--quiet"]) == 3
-    assert "0 done, 6 skipped, 4 failed, 1 combined PDF written" in capsys.readouterr().err
+    assert counts(batch.run(in_dir, out, "pdf")) == (0, 6, 4, 1)
     assert pdf_texts(out / "sub/scan.pdf") == pdf_texts(out / "sub/scan_p0001.pdf") + \
         pdf_texts(out / "sub/scan_p0002.pdf")
     assert temporaries(out) == [] and len(manifest(out)) == len(PAGES)
 
 
 @needs_weights
-def test_a_batch_reads_from_and_writes_to_an_fsspec_url(in_dir, tmp_path, capsys):
+def test_a_batch_reads_from_and_writes_to_an_fsspec_url(in_dir, tmp_path):
     """memory:// in and out (object storage as fsspec gives it: no local paths, no renames); the same pages,
     failures, combined PDFs and resuming as a local run, and error messages naming the input's URL."""
     import fsspec
@@ -279,10 +282,9 @@ def test_a_batch_reads_from_and_writes_to_an_fsspec_url(in_dir, tmp_path, capsys
     memory = fsspec.filesystem("memory")
     root = f"/batch-{tmp_path.name}"
     memory.put(str(in_dir), f"{root}/scans", recursive=True)
-    command = ["batch", f"memory://{root}/scans", f"memory://{root}/out", "--formats", "text,pdf", "--quiet"]
-    assert main(command) == 3
-    err = capsys.readouterr().err
-    assert "6 done, 0 skipped, 4 failed, 2 combined PDFs written" in err, err
+    run = [f"memory://{root}/scans", f"memory://{root}/out", "text,pdf"]
+    summary = batch.run(*run)
+    assert summary.exit_code == 3 and counts(summary) == (6, 0, 4, 2), summary
     out = tmp_path / "out"
     memory.get(f"{root}/out", str(out), recursive=True)
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == \
@@ -295,8 +297,7 @@ def test_a_batch_reads_from_and_writes_to_an_fsspec_url(in_dir, tmp_path, capsys
     assert not any("htr-" in row[2] for row in failures(out))  # no temporary copy's path in a message
     assert {(r["input"], r["page"]) for r in manifest(out)} == set(PAGES.values())
 
-    assert main(command) == 3  # resumed: nothing new
-    assert "0 done, 6 skipped, 4 failed in" in capsys.readouterr().err
+    assert counts(batch.run(*run)) == (0, 6, 4, 0)  # resumed: nothing new
 
 
 @pytest.fixture
@@ -336,8 +337,8 @@ def test_two_workers_write_what_one_does(in_dir, tmp_path):
     for name in ("p1.png", "p2.jpg", "sub/p3.png"):
         (good / name).parent.mkdir(parents=True, exist_ok=True)
         (good / name).write_bytes((in_dir / name).read_bytes())
-    assert main(["batch", str(good), str(one), "--formats", "json", "--quiet"]) == 0
-    assert main(["batch", str(good), str(two), "--formats", "json", "--workers", "2", "--quiet"]) == 0
+    assert batch.run(good, one, "json").exit_code == 0
+    assert batch.run(good, two, "json", workers=2).exit_code == 0
     for key in ("p1", "p2", "sub/p3"):
         a, b = read_document(one / f"{key}.json"), read_document(two / f"{key}.json")
         assert a.text == b.text and len(a.lines) == len(b.lines) > 0, key
@@ -347,13 +348,12 @@ def test_two_workers_write_what_one_does(in_dir, tmp_path):
 @needs_weights
 def test_asking_for_more_formats_redoes_the_pages_that_lack_them(one_page, tmp_path):
     out = tmp_path / "out"
-    assert main(["batch", str(one_page), str(out), "--formats", "text", "--quiet"]) == 0
-    assert main(["batch", str(one_page), str(out), "--formats", "text,page,alto", "--quiet"]) == 0
+    assert batch.run(one_page, out, "text").done == 1
+    assert batch.run(one_page, out, "text,page,alto").done == 1
     assert {p.name for p in out.iterdir()} == {"p1.txt", "p1.page.xml", "p1.alto.xml", batch.MANIFEST,
                                                batch.FAILURES}
     assert read_document(out / "p1.page.xml").text.split() == (out / "p1.txt").read_text().split()
-    assert len(manifest(out)) == 2 and main(["batch", str(one_page), str(out), "--formats", "page",
-                                             "--quiet"]) == 0 and len(manifest(out)) == 2
+    assert len(manifest(out)) == 2 and batch.run(one_page, out, "page").skipped == 1 and len(manifest(out)) == 2
 
 
 @needs_weights
@@ -362,6 +362,99 @@ def test_batch_outputs_validate_against_the_schemas(one_page, tmp_path):
     from tests.shared import validate
 
     out = tmp_path / "out"
-    assert main(["batch", str(one_page), str(out), "--formats", "page,alto", "--quiet"]) == 0
+    assert batch.run(one_page, out, "page,alto").exit_code == 0
     validate((out / "p1.page.xml").read_bytes(), "page2019")
     validate((out / "p1.alto.xml").read_bytes(), "alto4")
+
+
+# ----------------------------------------------------------------------------------- htr.batch.run, its options
+
+class FakeReader:
+    """Reads any page as one line, "page WxH", without models: the batch's own work alone."""
+
+    def read(self, image, source=None):
+        from htr.document import Block, Line, Page, box_polygon
+
+        h, w = image.shape[:2]
+        line = Line(box_polygon(1, 1, w - 1, h - 1), f"page {w}x{h}", 0.9)
+        return Page(w, h, [Block(box_polygon(1, 1, w - 1, h - 1), [line])], source=source)
+
+
+def scans(root: Path) -> Path:
+    """Two single images and a 3-frame TIFF (frames 50, 60 and 70 px wide) in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 30), "white").save(root / "a.png")
+    Image.new("RGB", (45, 30), "white").save(root / "b.jpg")
+    frames = [Image.new("RGB", (w, 30), "white") for w in (50, 60, 70)]
+    frames[0].save(root / "multi.tif", save_all=True, append_images=frames[1:])
+    return root
+
+
+def test_run_returns_the_summary_and_resumes(tmp_path):
+    folder, out = scans(tmp_path / "in"), tmp_path / "out"
+    (folder / "bad.png").write_text("not a PNG")
+    summary = batch.run(folder, out, "text,json", reader=FakeReader())
+    assert isinstance(summary, batch.Summary)
+    assert (summary.found, summary.files, summary.done, summary.skipped, summary.failed) == (6, 4, 5, 0, 1)
+    assert summary.exit_code == batch.EXIT_PARTIAL and not summary.interrupted and summary.seconds > 0
+    assert [f.input for f in summary.failures] == ["bad.png"] and summary.failures_file.endswith(batch.FAILURES)
+    assert "5 done, 0 skipped, 1 failed in" in str(summary)
+    assert [(out / f"multi_p000{n}.txt").read_text().strip() for n in (1, 2, 3)] == \
+        ["page 50x30", "page 60x30", "page 70x30"]
+    assert len(manifest(out)) == 5 and read_document(out / "a.json").text == "page 40x30"
+    (folder / "bad.png").unlink()
+    again = batch.run(folder, out, ("text", "json"), reader=FakeReader())
+    assert (again.done, again.skipped, again.failed, again.exit_code) == (0, 5, 0, batch.EXIT_OK)
+    with pytest.raises(HTRError, match="unknown format"):
+        batch.run(folder, out, "docx", reader=FakeReader())
+
+
+def test_a_multi_page_file_on_object_storage_is_downloaded_once(tmp_path, monkeypatch):
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    root = f"/once-{tmp_path.name}"
+    memory.put(str(scans(tmp_path / "in")), f"{root}/scans", recursive=True)
+    fetched = []
+    original = type(memory).get_file
+    monkeypatch.setattr(type(memory), "get_file",
+                        lambda self, path, *args, **kw: fetched.append(path) or original(self, path, *args, **kw))
+    summary = batch.run(f"memory://{root}/scans", f"memory://{root}/out", "text", reader=FakeReader())
+    assert (summary.done, summary.failed) == (5, 0)
+    assert sorted(p.rsplit("/", 1)[1] for p in fetched) == ["a.png", "b.jpg", "multi.tif"]  # each file once
+    assert memory.cat_file(f"{root}/out/multi_p0003.txt").decode().strip() == "page 70x30"
+
+
+def test_batch_reader_options_reach_the_reader(tmp_path, monkeypatch, capsys):
+    """htr batch's reader options are those of htr page (``ReaderOptions``), --no-orient and --batch-size too."""
+    from htr import pipeline
+    from htr.options import ReaderOptions
+
+    built = []
+
+    class Recorded(FakeReader):
+        def __init__(self, options=None, **changes):
+            built.append(options)
+
+    monkeypatch.setattr(pipeline, "Reader", Recorded)
+    folder = scans(tmp_path / "in")
+    assert main(["batch", str(folder), str(tmp_path / "out"), "--no-orient", "--batch-size", "4", "--beam", "0",
+                 "--threads", "1", "--quiet"]) == 0
+    assert "5 done, 0 skipped, 0 failed" in capsys.readouterr().err
+    assert built == [ReaderOptions(beam=0, orient=False, batch_size=4, threads=1)]
+    with pytest.raises(SystemExit):
+        main(["batch", str(folder), str(tmp_path / "out"), "--batch-size", "0"])
+
+
+@needs_weights
+def test_batch_no_orient_reads_a_sideways_page_as_it_lies(tmp_path):
+    from htr.orientation import rotate
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    letter = np.asarray(small(np.asarray(Image.open(Path(__file__).parents[1] / "examples/letter.jpg")), 800))
+    Image.fromarray(rotate(letter, 3)).save(folder / "sideways.png")
+    for option, rotation in (([], 90), (["--no-orient"], 0)):
+        out = tmp_path / f"out{len(option)}"
+        assert main(["batch", str(folder), str(out), "--formats", "json", "--quiet", *option]) == 0
+        assert read_document(out / "sideways.json").rotation == rotation, option

@@ -210,3 +210,79 @@ def test_train_commands_take_the_trainers_own_options(capsys):
     with pytest.raises(SystemExit) as done:
         main(["train", "det", "--bogus"])
     assert done.value.code == 2 and "htr train det: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ a new user's trips
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "letter.jpg"
+
+
+def one_error_line(result, code: int, *parts: str) -> str:
+    """The single stderr line of a failed command, checked: its exit code, no traceback, the parts it names."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code and len(lines) == 1 and lines[0].startswith("htr: error: "), result.stderr
+    for part in parts:
+        assert part in lines[0], (part, lines[0])
+    return lines[0]
+
+
+def test_an_overlay_htr_cannot_write_is_refused_before_reading(tmp_path):
+    for name, says in (("page.xyz", "htr cannot write an image of this type"), ("nowhere/page.png", "no such folder")):
+        result = htr("page", EXAMPLE, "--overlay", tmp_path / name, "-o", tmp_path / "out.txt")
+        one_error_line(result, 2, f"--overlay {tmp_path / name}", says)
+        assert not (tmp_path / "out.txt").exists()  # refused before the page was read
+
+
+def test_lines_takes_a_segmentation_not_plain_text(tmp_path):
+    (tmp_path / "seg.txt").write_text("Dear Sir,\nthis is not a segmentation\n")
+    result = htr("page", EXAMPLE, "--lines", tmp_path / "seg.txt")
+    one_error_line(result, 1, f"--lines {tmp_path / 'seg.txt'}: plain text, not PAGE-XML 2019, ALTO v4, hOCR or htr JSON")
+    assert result.stdout == ""
+
+
+def test_page_dash_reads_stdin(tmp_path):
+    """`htr page - < scan` is tests/test_examples.py's; here what goes wrong on stdin is one line."""
+    for data, says in ((b"", "<stdin>: empty data (0 bytes)"), (b"not an image", "<stdin>: not an image file")):
+        result = subprocess.run([sys.executable, "-m", "htr.cli", "page", "-"], input=data, capture_output=True,
+                                timeout=120)
+        one_error_line(subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(),
+                                                   result.stderr.decode()), 1, says)
+
+
+def test_txt_names_the_text_format():
+    from htr.batch.runner import parse_formats
+    from htr.cli import build_parser
+
+    assert build_parser().parse_args(["page", "x.jpg", "--out", "txt"]).out == "text"
+    assert parse_formats("txt,page") == ("text", "page")
+    result = htr("batch", "in", "out", "--formats", "txt,docx")
+    assert result.returncode == 2 and "unknown format docx" in result.stderr
+
+
+def test_counts_agree_with_their_nouns(tmp_path):
+    from htr.errors import plural
+
+    assert (plural(1, "page"), plural(2, "page"), plural(0, "line")) == ("1 page", "2 pages", "0 lines")
+    Image.new("RGB", (64, 48), "white").save(tmp_path / "blank.png")
+    result = htr("batch", tmp_path, tmp_path / "out", "--formats", "txt")
+    assert result.returncode == 0, result.stderr
+    assert "1 page found in 1 file;" in result.stderr and (tmp_path / "out" / "blank.txt").exists()
+
+
+def test_the_pixel_limit_says_how_to_raise_it(tmp_path):
+    Image.new("L", (300, 200), "white").save(tmp_path / "big.png")
+    result = htr("inspect", tmp_path / "big.png", "--max-pixels", 50000)
+    one_error_line(result, 1, "300x200 = 60000 pixels, over the limit of 50000",
+                   "raise the limit with --max-pixels N or $HTR_MAX_PIXELS")
+    assert htr("inspect", tmp_path / "big.png", "--max-pixels", 60000).returncode == 0
+    page = htr("page", tmp_path / "big.png", "--max-pixels", 50000)
+    one_error_line(page, 1, "over the limit of 50000", "--max-pixels")
+
+
+def test_train_help_shows_its_paragraphs_without_markup():
+    result = subprocess.run([sys.executable, "-m", "htr.cli", "train", "rec", "--help"], capture_output=True,
+                            text=True, timeout=120, env={**__import__("os").environ, "COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    assert "``" not in result.stdout and "::" not in result.stdout
+    assert "\n    htr train rec --init htr/weights/rec.pt --data my_pages/ --minutes 15 --out runs/mine\n" in result.stdout
+    assert "\n\nWith `--init` the defaults" in result.stdout  # paragraphs kept apart

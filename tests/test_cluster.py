@@ -124,7 +124,7 @@ def test_scheduler_option_errors(tmp_path, monkeypatch, capsys):
             main(["batch", str(tmp_path), str(tmp_path / "out"), *bad])
         assert exit_info.value.code == 2, bad
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
-    monkeypatch.delitem(sys.modules, "htr.cluster", raising=False)
+    monkeypatch.delitem(sys.modules, "htr.batch.cluster", raising=False)
     assert main(["batch", str(tmp_path), str(tmp_path / "out"), "--scheduler", "local:2"]) == 1
     assert "pip install 'htr[cluster]'" in capsys.readouterr().err
 
@@ -168,7 +168,7 @@ def test_a_page_that_kills_its_workers_is_listed_as_failed(in_dir, tmp_path):
                          timeout=240, env=env)
     assert run.returncode == 3, run.stderr  # partial failure
     assert "11 done, 0 skipped, 1 failed" in run.stderr, run.stderr
-    assert "MALLOC_TRIM_THRESHOLD_" not in run.stderr  # local:N workers start without it (README: ~45% faster)
+    assert "MALLOC_TRIM_THRESHOLD_" not in run.stderr  # local:N workers start without it (docs/benchmarks.md: ~45% faster)
     assert failures(out) == [[f"{CRASHING}.jpg", "", "a worker died reading this page (2 tries)"]]
     check_outputs(out, [k for k in KEYS if k != CRASHING])
 

@@ -249,3 +249,25 @@ def test_eval_lines_reads_a_corpus_per_source(tmp_path, capsys):
     assert report["total"]["lines"] == 6 and 0 <= report["total"]["cer"] <= 1.5
     assert main(["eval", "lines", str(corpus), "--split", "train", "--json"]) == 0  # no train lines: no rows
     assert json.loads(capsys.readouterr().out)["folders"] == {}
+
+
+def test_page_files_find_the_image_the_ground_truth_names(tmp_path):
+    """One image-beside-XML finder for `eval detect`, `train det`, `eval pages` and `data compile`: the image
+    the XML names, else one of its stem (``.page.xml`` too), beside it or above a Transkribus ``page/`` folder."""
+    from htr.data.pages import page_files
+
+    def gt(path: Path, source: str = "") -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(write_page_xml(Page(width=20, height=10, source=source)), encoding="utf-8")
+        return path
+
+    cv2.imwrite(str(tmp_path / "scan-01.png"), np.zeros((10, 20, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.TIF"), np.zeros((10, 20, 3), np.uint8))
+    named, upper = gt(tmp_path / "a.xml", "scan-01.png"), gt(tmp_path / "b.xml")
+    dotted = gt(tmp_path / "scan-01.page.xml")
+    gt(tmp_path / "lost.xml")  # no image: left out
+    (tmp_path / "mets.xml").write_text("<mets/>", encoding="utf-8")  # not ground truth: passed over
+    assert page_files(tmp_path) == [(tmp_path / "scan-01.png", named), (tmp_path / "b.TIF", upper),
+                                    (tmp_path / "scan-01.png", dotted)]
+    below = gt(tmp_path / "page" / "b.xml")
+    assert page_files(tmp_path / "page") == [(tmp_path / "b.TIF", below)]

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from htr.detection.data import AugmentConfig, make_sample
 from htr.detection.detector import Detector, load_weights, prepare, save_weights
-from htr.detection.loss import balanced_bce, db_loss
 from htr.detection.model import DetConfig, build_model
 from htr.document import Line, Page, Word, box_polygon
 from htr.errors import HTRError
 from htr.paths import default_weights
+from htr.train.det_data import AugmentConfig, make_sample
+from htr.train.det_loss import balanced_bce, db_loss
 
 TINY = DetConfig(widths=(8, 16, 16, 32), blocks=(1, 1, 1, 1), stem=8, fpn=16, head=8)
 

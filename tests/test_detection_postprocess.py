@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 
 from htr.detection.postprocess import PostConfig, maps_to_detections, region_polygons, split_regions, unclip
-from htr.detection.targets import make_targets, offset_polygon
 from htr.evaluate import match_polygons, polygon_iou
+from htr.geometry import offset_polygon
+from htr.train.det_targets import make_targets
 
 
 def kernel_map(polys, shape, r, band=False):

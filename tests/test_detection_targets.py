@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import shapely
 
-from htr.detection.targets import (band_polygon, clean_polygon, expand_distance, line_angle, make_targets,
-                                   offset_polygon, shrink_distance)
+from htr.geometry import clean_polygon, expand_distance, offset_polygon
+from htr.train.det_targets import band_polygon, line_angle, make_targets, shrink_distance
 
 
 def rect(x0, y0, x1, y1):
@@ -126,13 +126,14 @@ def test_band_of_a_sliver_is_the_sliver():
 
 
 def test_a_large_page_read_smaller_keeps_its_ground_truth_on_the_writing(tmp_path):
-    """read_page(at_least=): a large scan decoded at half size, its line polygons scaled with it onto the same
+    """load_page(at_least=): a large scan decoded at half size, its line polygons scaled with it onto the same
     ink; blank paper (no lines) counts as ground truth for words too."""
     import cv2
 
-    from htr.detection.data import kind_polygons, read_page
+    from htr.data.pages import load_page
     from htr.document import Block, Line, Page, box_polygon
     from htr.formats.pagexml import write_page_xml
+    from htr.train.det_data import kind_polygons
 
     image = np.full((1800, 2400, 3), 250, np.uint8)
     cv2.rectangle(image, (400, 600), (1800, 680), (20, 20, 20), -1)  # a "line" of ink
@@ -140,13 +141,13 @@ def test_a_large_page_read_smaller_keeps_its_ground_truth_on_the_writing(tmp_pat
     (tmp_path / "p.xml").write_text(write_page_xml(Page(width=2400, height=1800, blocks=[
         Block(polygon=line.polygon, lines=[line])])), encoding="utf-8")
     cv2.imwrite(str(tmp_path / "p.jpg"), image)
-    small, page = read_page(tmp_path / "p.jpg", tmp_path / "p.xml", at_least=1000)
+    small, page = load_page(tmp_path / "p.jpg", tmp_path / "p.xml", at_least=1000)
     assert small.shape == (900, 1200, 3) and (page.width, page.height) == (1200, 900)
     x0, y0 = page.lines[0].polygon.min(0)
     x1, y1 = page.lines[0].polygon.max(0)
     assert (x0, y0, x1, y1) == pytest.approx((200, 300, 900, 340), abs=1)
     assert small[320, 550].max() < 60 and small[360, 550].min() > 200  # ink inside the polygon, paper below
-    full, same = read_page(tmp_path / "p.jpg", tmp_path / "p.xml")
+    full, same = load_page(tmp_path / "p.jpg", tmp_path / "p.xml")
     assert full.shape == (1800, 2400, 3) and same.lines[0].polygon.max(0) == pytest.approx((1800, 680))
     assert kind_polygons(Page(width=10, height=10))[1] == {"line": True, "word": True}
     assert kind_polygons(same)[1]["word"] is False  # a real page with lines but no word outlines

@@ -301,3 +301,18 @@ def test_matching_a_full_page_is_fast():
     assert (score.tp, score.fp, score.fn) == (10_000, 0, 0)
     assert all(order[i] == j for i, j, _ in matches)
     assert elapsed < 5.0, f"matching 100x100 boxes took {elapsed:.2f} s"
+
+
+def test_evaluation_runs_score_any_function_as_a_system():
+    """The loops behind `htr eval` take systems as functions, so a model in training is scored like the rest."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from htr.evaluation import score_lines, score_pages
+
+    docs = [[SimpleNamespace(image=None, text="abc"), SimpleNamespace(image=None, text="de")]]
+    scores, seconds, lines, documents = score_lines(docs, {"echo": lambda crops: ["abc", "dx"]})
+    assert (scores["echo"].cer, lines, documents) == (pytest.approx(0.2), 2, 1) and seconds["echo"] >= 0
+    score, seconds = score_pages([(Path("p.png"), Path("p.xml"), "Dear Madam")], lambda image, xml: "dear madam",
+                                 case=True)
+    assert score.cer == 0.0 and len(seconds) == 1

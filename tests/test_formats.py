@@ -242,3 +242,107 @@ def test_the_registry_names_every_format_once_and_saves_whole_files(page, tmp_pa
             tmp.write_text("half of it")
             raise RuntimeError("killed while writing")
     assert target.read_text() == "before" and sorted(p.name for p in tmp_path.iterdir()) == ["docs", "kept.txt"]
+
+
+# ------------------------------------------------------------------------------------------------ rectangles
+
+def _elements_by_id(page):
+    from htr.document import assign_ids
+
+    return {e.id: e for e in assign_ids(page).elements()}
+
+
+def _bbox(points):
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    return (*points.min(0), *points.max(0))
+
+
+def alto_rectangles(text: str) -> dict[str, tuple[tuple, tuple | None]]:
+    """Each ALTO element's (HPOS, VPOS, HPOS + WIDTH, VPOS + HEIGHT) and its Shape's bbox (None without one)."""
+    import xml.etree.ElementTree as ET
+
+    found = {}
+    for elem in ET.fromstring(text.encode()).iter():
+        name = elem.tag.rsplit("}", 1)[-1]
+        if name in ("TextBlock", "TextLine", "String") and elem.get("HPOS") is not None:
+            x, y, w, h = (float(elem.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+            own = elem.find("{*}Shape/{*}Polygon")
+            points = [float(v) for v in own.get("POINTS").split()] if own is not None else None
+            found[elem.get("ID")] = ((x, y, x + w, y + h), _bbox(points) if points else None)
+    return found
+
+
+def hocr_rectangles(text: str) -> dict[str, tuple[tuple, tuple | None]]:
+    """Each hOCR element's bbox and its poly's bbox (None without one)."""
+    import re
+
+    found = {}
+    for elem_id, title in re.findall(r'id="([^"]+)" title="([^"]*)"', text):
+        props = dict(p.strip().split(" ", 1) for p in title.split(";") if " " in p.strip())
+        if "bbox" in props:
+            box = tuple(float(v) for v in props["bbox"].split())
+            poly = [float(v) for v in props["poly"].split()] if "poly" in props else None
+            found[elem_id] = (box, _bbox(poly) if poly else None)
+    return found
+
+
+def page_rectangles(text: str) -> dict[str, tuple]:
+    """Each PAGE element's Coords bbox."""
+    import xml.etree.ElementTree as ET
+
+    found = {}
+    for elem in ET.fromstring(text.encode()).iter():
+        coords = elem.find("{*}Coords")
+        if elem.get("id") and coords is not None:
+            found[elem.get("id")] = _bbox([float(v) for v in coords.get("points").replace(",", " ").split()])
+    return found
+
+
+def check_rectangles(page, alto: str, hocr: str, page_xml: str) -> int:
+    """Every rectangle a format writes is the bounding box of the element's polygon (ALTO to 0.01 px, hOCR's
+    whole pixels around it, PAGE's points rounded): the number of rectangles checked."""
+    elements = _elements_by_id(page)
+    checked = 0
+    for elem_id, (box, shape) in alto_rectangles(alto).items():
+        owner = elements.get(elem_id) or elements[elem_id.rsplit("_s", 1)[0]]  # a line-level String: its line's
+        np.testing.assert_allclose(box, owner.bbox, atol=0.011, err_msg=f"ALTO {elem_id}")
+        if shape is not None:
+            np.testing.assert_allclose(shape, owner.bbox, atol=0.006, err_msg=f"ALTO {elem_id} Shape")
+        checked += 1
+    for elem_id, (box, poly) in hocr_rectangles(hocr).items():
+        if elem_id not in elements:  # the page and each block's paragraph
+            continue
+        x0, y0, x1, y1 = elements[elem_id].bbox
+        assert box == (np.floor(x0), np.floor(y0), np.ceil(x1), np.ceil(y1)), f"hOCR {elem_id}"
+        if poly is not None:
+            np.testing.assert_allclose(poly, elements[elem_id].bbox, atol=0.5, err_msg=f"hOCR {elem_id} poly")
+        checked += 1
+    for elem_id, box in page_rectangles(page_xml).items():
+        np.testing.assert_allclose(box, np.clip(elements[elem_id].bbox, 0, None), atol=0.5, err_msg=f"PAGE {elem_id}")
+        checked += 1
+    return checked
+
+
+def test_every_written_rectangle_is_the_box_of_the_elements_polygon(page):
+    """ALTO's HPOS/VPOS/WIDTH/HEIGHT, hOCR's bbox and PAGE's Coords: many consumers read only these."""
+    n = len(page.elements())
+    assert check_rectangles(page, write_alto(page), write_hocr(page), write_page_xml(page)) >= 3 * n - 1
+
+
+def test_the_example_outputs_rectangles_are_their_polygons_boxes():
+    from pathlib import Path
+
+    examples = Path(__file__).parent.parent / "examples"
+    for name in ("letter", "form", "notes"):
+        page = read_document(examples / f"{name}.json")  # the lossless form: every polygon as read
+        texts = [(examples / f"{name}{suffix}").read_text(encoding="utf-8")
+                 for suffix in (".alto.xml", ".hocr", ".page.xml")]
+        assert check_rectangles(page, *texts) > 3 * len(page.lines), name
+
+
+def test_a_shifted_alto_rectangle_is_caught(page):
+    import re
+
+    shifted = re.sub(r'HPOS="([\d.]+)"', lambda m: f'HPOS="{float(m.group(1)) + 25:g}"', write_alto(page))
+    with pytest.raises(AssertionError, match="ALTO"):
+        check_rectangles(page, shifted, write_hocr(page), write_page_xml(page))

@@ -23,8 +23,10 @@ def run(*args, **kwargs) -> subprocess.CompletedProcess:
 
 def test_import_is_light_and_lazy():
     code = ("import sys, htr; assert 'torch' not in sys.modules, 'import htr loaded torch'; "
-            "from htr import read_page, Reader, Page; import htr.pipeline as p; "
-            "assert read_page is p.read_page and Reader is p.Reader and Page is htr.document.Page")
+            "from htr import read_page, read_document, Reader, ReaderOptions, Page, Document; import htr.pipeline as p; "
+            "assert 'torch' not in sys.modules, 'the lazy names loaded torch'; "
+            "assert read_page is p.read_page and read_document is p.read_document and Reader is p.Reader; "
+            "assert Page is htr.document.Page and Document is htr.document.Document and ReaderOptions is p.ReaderOptions")
     r = run(sys.executable, "-c", code)
     assert r.returncode == 0, r.stderr
 

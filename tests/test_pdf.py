@@ -55,7 +55,7 @@ def pieces(page):
 def turned(page, turns: int):
     """The page as read from a scan that was turned ``turns`` quarter turns clockwise (the reader turned it back
     counter-clockwise): coordinates in that scan's pixels, the text unchanged."""
-    from htr.pipeline import unrotate_points
+    from htr.orientation import unrotate_points
 
     width, height = (page.height, page.width) if turns % 2 else (page.width, page.height)
     for shape in page.elements():

@@ -10,7 +10,8 @@ from htr.evaluate import cer, match_polygons
 from htr.formats import read_document, write_document
 from htr.imageio import load_image
 from htr.paths import REPO, WEIGHTS_DIR
-from htr.pipeline import Reader, rotate, row_column_ratio, unrotate_points
+from htr.orientation import rotate, row_column_ratio, unrotate_points
+from htr.pipeline import Reader
 from tests.shared import validate
 
 EXAMPLES = REPO / "examples"
@@ -217,3 +218,31 @@ def test_page_no_orient_reads_a_turned_scan_as_it_lies(tmp_path, synth_page, upr
     assert turned.rotation != 0 and cer(turned.text, upright.text) < 0.1
     as_it_lies = page_json(capsys, scan, "--no-orient")
     assert as_it_lies.rotation == 0 and cer(as_it_lies.text, upright.text) > 0.5
+
+
+def test_detect_and_page_find_the_same_lines_on_a_sideways_scan(tmp_path, reader, synth_page, capsys):
+    """Orientation is a stage of its own (htr.orientation): `htr detect` turns the page as `htr page` does."""
+    from htr.cli import main
+
+    scan = tmp_path / "sideways.png"
+    Image.fromarray(rotate(synth_page[0], 3)).save(scan)  # turned clockwise: one quarter turn back reads it
+    assert main(["detect", str(scan), "--kinds", "line", "-o", str(tmp_path / "lines.json")]) == 0
+    detected = read_document(tmp_path / "lines.json")
+    page = reader.read(scan)
+    assert detected.rotation == page.rotation == 90 and (detected.width, detected.height) == (page.width, page.height)
+    score, _ = match_polygons([ln.polygon for ln in page.lines], [ln.polygon for ln in detected.lines], 0.9)
+    assert score.precision == 1.0 and score.recall >= 0.9, score  # htr page drops the lines it reads no text in
+    assert main(["detect", str(scan), "--no-orient", "-o", str(tmp_path / "as_it_lies.json")]) == 0
+    assert read_document(tmp_path / "as_it_lies.json").rotation == 0
+
+
+def test_a_page_is_decoded_once_per_read(tmp_path, reader, synth_page, monkeypatch):
+    import htr.imageio
+
+    scan = tmp_path / "scan.png"
+    Image.fromarray(rotate(synth_page[0], 1)).save(scan)  # sideways and upside down: every stage runs
+    opened = []
+    original = htr.imageio._opened
+    monkeypatch.setattr(htr.imageio, "_opened", lambda source, name: opened.append(name) or original(source, name))
+    assert reader.read(scan).rotation == 270
+    assert opened == [str(scan)]

@@ -181,7 +181,7 @@ def test_crop_folders_listed_in_labels_tsv_or_lines_jsonl(tmp_path):
     from PIL import Image
 
     from htr.errors import FormatError
-    from htr.recognition.lines import folder_documents
+    from htr.data.lines import folder_documents
 
     for i, word in enumerate(["ALPHA", "BETA", "GAMMA"]):
         Image.new("RGB", (60 + 20 * i, 20), "white").save(tmp_path / f"{i}.png")

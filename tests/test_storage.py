@@ -1,11 +1,11 @@
-"""htr.storage: the folders of `htr batch` on the local disk and on an fsspec filesystem (memory://, which
+"""htr.batch.storage: the folders of `htr batch` on the local disk and on an fsspec filesystem (memory://, which
 behaves as object storage does: no local paths, moves by copying); the S3 run is in tests/test_cluster.py."""
 import os
 import uuid
 
 import pytest
 
-from htr.storage import Folder, temporary_name
+from htr.batch.storage import Folder, temporary_name
 
 
 @pytest.fixture(params=["local", "memory"])

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from htr.cli import main
 from htr.formats import read_document
 from htr.view.pages import Pages, checked_lines, find_pages
 from htr.view.server import make_view_server
+from tests.conftest import make_page
 from tests.shared import validate
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -41,9 +43,9 @@ def folder(tmp_path) -> Path:
 
 
 @contextmanager
-def serving(paths, export_to: Path, make_reader=None):
+def serving(paths, export_to: Path, make_reader=None, out=None):
     """The app on a free port of 127.0.0.1, in a thread: its address."""
-    pages = Pages(find_pages(paths, skip=[export_to]), make_reader)
+    pages = Pages(find_pages(paths, skip=[export_to]), make_reader, out)
     server = make_view_server(pages, "127.0.0.1", 0, export_to)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -120,6 +122,71 @@ def test_pages_pair_scans_with_results_in_other_folders(tmp_path, folder):
         ("box1/form", scans / "form.jpg", None), ("box1/letter", scans / "letter.jpg", out / "letter.json")]
     assert pages[0].target == scans / "form.page.xml" and pages[1].target == out / "letter.page.xml"
     assert [p.id for p in find_pages([folder / "notes.jpg"])] == ["notes"]  # a file: with its result beside it
+
+
+class FakeReader:
+    """Reads every page as tests/conftest.py's page, at once."""
+
+    def read(self, image, source=None):
+        page = make_page()
+        page.width, page.height, page.source = image.shape[1], image.shape[0], source
+        return page
+
+
+def wait_read(url: str, page_id: str) -> dict:
+    for _ in range(200):
+        status, answer = request(url, "GET", f"/api/page/{page_id}")
+        if status != 202:
+            assert status == 200, answer
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"{page_id} not read")
+
+
+@pytest.mark.parametrize("out", [None, "saved"])
+def test_viewing_writes_nothing_beside_the_scans_until_saved(tmp_path, monkeypatch, out):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    shutil.copy(EXAMPLES / "letter.jpg", scans / "letter.jpg")
+    monkeypatch.setenv("HTR_CACHE", str(tmp_path / "cache"))
+    out = out and tmp_path / out
+    with serving([scans], tmp_path / "export", make_reader=FakeReader, out=out) as url:
+        page = wait_read(url, "letter")
+        assert [line["text"] for line in page["lines"]] == [ln.text for ln in make_page().lines]
+        assert sorted(p.name for p in scans.iterdir()) == ["letter.jpg"]  # read, shown, not saved: nothing here
+        assert request(url, "GET", "/api/pages")[1]["pages"][0]["unsaved"] is True
+        status, saved = post(url, "/api/page/letter", {"version": page["version"], "lines": [{"id": "l1", "text": EDIT}]})
+        assert status == 200, saved
+    target = (out or scans) / "letter.page.xml"
+    assert saved["saved"] == str(target) and checked_lines(target) == {"l1"}
+    assert {ln.id: ln.text for ln in read_document(target).lines}["l1"] == EDIT
+    assert sorted(p.name for p in scans.iterdir()) == (["letter.jpg"] if out else ["letter.jpg", "letter.page.xml"])
+    validate(target.read_bytes(), "page2019")
+
+
+def test_the_pdfs_htr_writes_are_not_pages(tmp_path):
+    """`htr view OUT SCANS` after `htr batch --formats page,pdf`: one entry per page, not the PDFs again."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    scans, out = tmp_path / "scans", tmp_path / "out"
+    scans.mkdir()
+    shutil.copy(EXAMPLES / "form.jpg", scans / "form.jpg")
+    blank = Image.new("RGB", (300, 200), "white")
+    blank.save(scans / "two.pdf", save_all=True, append_images=[blank.copy()])
+    result = subprocess.run([sys.executable, "-m", "htr.cli", "batch", str(scans), str(out), "--formats", "page,pdf"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert {"form.pdf", "two.pdf", "two_p0001.pdf"} <= {p.name for p in out.iterdir()}
+    expected = [("form", scans / "form.jpg", None, out / "form.page.xml"),
+                ("two_p0001", scans / "two.pdf", 1, out / "two_p0001.page.xml"),
+                ("two_p0002", scans / "two.pdf", 2, out / "two_p0002.page.xml")]
+    for paths in ([out, scans], [scans, out]):
+        assert [(p.id, p.image, p.number, p.result) for p in find_pages(paths)] == expected
+    assert main(["page", str(scans / "form.jpg"), "--out", "pdf", "-o", str(scans / "form_read.pdf")]) == 0
+    assert [p.id for p in find_pages([scans])] == ["form", "two_p0001", "two_p0002"]  # htr page's PDF: not a scan
 
 
 def test_page_list_and_page(url, folder):
@@ -237,15 +304,19 @@ def test_edit_a_line_in_the_browser_and_save(tab, url, folder, tmp_path):
     validate(xml.read_bytes(), "page2019")
 
 
-def test_a_page_not_read_yet_is_read_on_first_view(tab, tmp_path):
+def test_a_page_not_read_yet_is_read_on_first_view(tab, tmp_path, monkeypatch):
     from htr.pipeline import Reader
 
     scans = tmp_path / "scans"
     scans.mkdir()
     shutil.copy(EXAMPLES / "letter.jpg", scans / "letter.jpg")
-    with serving([scans], tmp_path / "export", make_reader=Reader) as address:
+    reader = Reader()
+    monkeypatch.setenv("HTR_CACHE", str(tmp_path / "cache"))  # the reading waits there, not beside the scan
+    with serving([scans], tmp_path / "export", make_reader=lambda: reader) as address:
         tab.goto(address)
         tab.locator("#progress").wait_for(state="visible")
         tab.locator("#line-list li.line").first.wait_for(timeout=120000)
         assert tab.locator("#progress").is_hidden()
-        assert tab.locator("#line-list li.line").count() == line_count(scans / "letter.page.xml") > 5
+        cached = next((tmp_path / "cache" / "view").glob("*.page.xml"))
+        assert tab.locator("#line-list li.line").count() == line_count(cached) > 5
+        assert sorted(p.name for p in scans.iterdir()) == ["letter.jpg"]  # looking wrote nothing there

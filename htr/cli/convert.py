@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from htr.cli.options import write_stdout
-from htr.errors import HTRError
+from htr.errors import HTRError, plural
 from htr.formats import REGISTRY, document_files, format_for_path, read_document, save_document, write_document
 
 TARGETS = tuple(name for name, f in REGISTRY.items() if not f.needs_image)  # a PDF needs the scan: htr page, batch
@@ -62,5 +62,5 @@ def convert_folder(source: Path, target: Path, fmt: str | None) -> int:
         except HTRError as err:
             failures += 1
             print(f"htr: {err}", file=sys.stderr)
-    print(f"converted {len(files) - failures} of {len(files)} documents to {target}", file=sys.stderr)
+    print(f"converted {len(files) - failures} of {plural(len(files), 'document')} to {target}", file=sys.stderr)
     return 1 if failures else 0

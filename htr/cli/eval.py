@@ -1,11 +1,10 @@
 """`htr eval text | detect | lines | pages`: OCR output, and htr's models beside other engines (--system),
-scored against ground truth; one table and JSON printer for all four."""
+scored against ground truth; one table and JSON printer for all four. The runs themselves are
+``htr.evaluation``'s."""
 from __future__ import annotations
 
 import json
 import sys
-import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -141,43 +140,18 @@ def register(commands) -> None:
     p.set_defaults(func=run_pages)
 
 
-def _pairs(pred: Path, gt: Path) -> tuple[list[tuple[str, Path | None, Path]], list[str]]:
-    """(name, prediction or None, ground truth) for every ground-truth page, and unmatched predictions."""
-    from htr.formats import document_files, document_key
-
-    for path in (pred, gt):
-        if not path.exists():
-            raise HTRError(f"{path}: no such file or directory")
-    if gt.is_file():
-        if pred.is_dir():
-            raise HTRError(f"{gt} is a file but {pred} is a folder: give two files or two folders")
-        return [(document_key(gt), pred, gt)], []
-    if pred.is_file():
-        raise HTRError(f"{gt} is a folder but {pred} is a file: give two files or two folders")
-    gt_files, pred_files = document_files(gt), document_files(pred)
-    if not gt_files:
-        raise HTRError(f"{gt}: no ground-truth documents found")
-    pairs = [(key, pred_files.get(key), path) for key, path in gt_files.items()]
-    return pairs, sorted(set(pred_files) - set(gt_files))
-
-
 def _text_figures(s) -> dict:
     return {"cer": s.cer, "wer": s.wer, "bow_precision": s.bow_precision, "bow_recall": s.bow_recall,
             "bow_f1": s.bow_f1, "chars": s.chars, "words": s.words}
 
 
 def run_text(args) -> int:
-    from htr.evaluate import TextScore, score_text
-    from htr.formats import read_document
+    from htr.evaluate import TextScore
+    from htr.evaluation import document_pairs, score_documents
 
-    pairs, unmatched = _pairs(Path(args.pred), Path(args.gt))
-    rows, total = [], TextScore()
-    for name, pred_path, gt_path in pairs:
-        gt_text = read_document(gt_path).text
-        pred_text = read_document(pred_path).text if pred_path else ""
-        score = score_text(pred_text, gt_text, case=args.ignore_case, punctuation=args.ignore_punctuation)
-        total = total + score
-        rows.append((name, score, pred_path is None))
+    pairs, unmatched = document_pairs(Path(args.pred), Path(args.gt))
+    rows = score_documents(pairs, case=args.ignore_case, punctuation=args.ignore_punctuation)
+    total = sum((score for _, score, _ in rows), TextScore())
     if args.json:
         report = {"pages": [{"name": n, "missing": m, **_text_figures(s)} for n, s, m in rows],
                   "total": {"pages": len(rows), **_text_figures(total)}, "unmatched_predictions": unmatched}
@@ -197,62 +171,24 @@ def run_text(args) -> int:
     return 0
 
 
-def _finder(system: str, args):
-    """A function from a page image to the polygons of the kind scored, for one system."""
-    from htr import peers
-
-    if system != "htr":
-        if args.kind != "line":
-            raise HTRError(f"--system {system}: only lines can be scored for peer engines (use --kind line)")
-        return lambda image: peers.detect_lines(system, image)
-    from htr.detection.detector import Detector
-
-    detector = Detector(args.weights, threads=args.threads or None, runtime=args.runtime, precision=args.precision)
-    return lambda image: [d.polygon for d in detector.detect(image) if d.kind == args.kind]
-
-
 def run_detect(args) -> int:
     """Line (or word) precision, recall and F1 at an IoU, and seconds per page, per folder and system."""
-    from htr.detection.data import page_files
-    from htr.evaluate import DetectionScore, match_polygons
-    from htr.formats import read_document
-    from htr.imageio import load_image
     from tqdm import tqdm
 
-    from htr.data.corpus import is_corpus, open_pages
+    from htr.evaluate import DetectionScore
+    from htr.evaluation import detection_pages, polygon_finder, score_detection
     from htr.peers import chosen_systems
 
-    pairs = {}  # row label -> [(image, ground truth)]
-    for root in folders_of(args.gt, "not a folder"):
-        if is_corpus(root):
-            for source, rows in open_pages(root, args.split).items():
-                pairs[f"{root}:{source}"] = [(Path(r["image"]), Path(r["xml"])) for r in rows]
-        else:
-            for folder in sorted({x.parent for x in root.rglob("*.xml")}):
-                pairs[str(folder)] = page_files(folder)
-    pairs = {f: p[: args.limit or None] for f, p in pairs.items() if p}
+    pairs = detection_pages(folders_of(args.gt, "not a folder"), args.split, args.limit)
     if not pairs:
         raise HTRError(f"{', '.join(args.gt)}: no page images with ground-truth XML beside them")
     systems = chosen_systems(args.system)
-    finders = {name: _finder(name, args) for name in systems}
+    finders = {name: polygon_finder(name, args.kind, args.weights, args.threads or None, runtime=args.runtime,
+                                    precision=args.precision) for name in systems}
     report = []  # (folder, pages, {system: score}, {system: [seconds per page]}, {system: [pages found empty]})
     bar = tqdm(total=sum(map(len, pairs.values())), unit="page", file=sys.stderr, disable=not sys.stderr.isatty())
     for folder, items in pairs.items():
-        scores, times = {name: DetectionScore() for name in systems}, {name: [] for name in systems}
-        empty = {name: [] for name in systems}
-        for image_path, xml_path in items:
-            page = read_document(xml_path)
-            gt = [ln.polygon for ln in page.lines] if args.kind == "line" else [w.polygon for w in page.words()]
-            image = load_image(image_path)
-            for name in systems:
-                start = time.perf_counter()
-                found = finders[name](image)
-                times[name].append(time.perf_counter() - start)
-                scores[name] += match_polygons(found, gt, args.iou)[0]
-                if gt and not found:
-                    empty[name].append(str(image_path))
-            bar.update()
-        report.append((folder, len(items), scores, times, empty))
+        report.append((folder, len(items), *score_detection(items, finders, args.kind, args.iou, bar.update)))
     bar.close()
     pages = sum(r[1] for r in report)
     report.append(("total", pages, {name: sum((r[2][name] for r in report), DetectionScore()) for name in systems},
@@ -300,14 +236,13 @@ def run_lines(args) -> int:
     in total, one row per system, with its CER as a multiple of htr's and its lines per second (time spent
     recognising only)."""
     from htr import peers
-    from htr.evaluate import TextScore, score_text
-    from htr.recognition.lines import labelled_inputs
+    from htr.data.lines import labelled_inputs
+    from htr.evaluate import TextScore
+    from htr.evaluation import line_reader, score_lines
 
     systems = peers.chosen_systems(args.system)
-    read = {name: partial(peers.recognize_lines, name) for name in systems if name != "htr"}
     rec = recognizer(args) if "htr" in systems else None
-    if rec is not None:
-        read["htr"] = lambda crops: [r.text for r in rec.recognize(crops)]
+    read = {name: line_reader(name, rec) for name in systems}
     folders = folders_of(args.gt_dirs)
     inputs = list(labelled_inputs(folders, rec.height if rec is not None else 40, args.limit, args.split))
     columns = [folder_column(max([6, *(len(label) for label, _ in inputs)])), SYSTEM,
@@ -316,17 +251,7 @@ def run_lines(args) -> int:
         print(header(columns))
     report, parts = {}, []
     for folder, docs in inputs:
-        scores, seconds, n, n_docs = {name: TextScore() for name in systems}, dict.fromkeys(systems, 0.0), 0, 0
-        for lines in docs:
-            n_docs += 1
-            for name in systems:
-                start = time.perf_counter()
-                texts = read[name]([line.image for line in lines])
-                seconds[name] += time.perf_counter() - start
-                for line, text in zip(lines, texts):
-                    scores[name] += score_text(text, line.text, case=args.ignore_case,
-                                               punctuation=args.ignore_punctuation)
-            n += len(lines)
+        scores, seconds, n, n_docs = score_lines(docs, read, args.ignore_case, args.ignore_punctuation)
         parts.append((scores, seconds, n))
         figures = _line_figures(scores, seconds, n)
         report[folder] = {**_line_entry(figures, n), "documents": n_docs}
@@ -350,32 +275,15 @@ def _page_figures(rows: list, k: int) -> dict:
             "x_htr": ratio(score.cer, htr_cer), "pages": len(seconds), "median_seconds": median(seconds)}
 
 
-def _ground_truth_pages(folder: Path, limit: int) -> list[tuple[Path, Path, str]]:
-    """(image, ground-truth file, its text) for the pages of a folder with an image beside them."""
-    from htr.formats import read_document
-    from htr.recognition.lines import gt_documents, image_for
-
-    pairs = []
-    for xml in gt_documents(folder):
-        truth = read_document(xml)
-        image = image_for(xml, truth.source)
-        if image is not None:
-            pairs.append((image, xml, truth.text))
-    if not pairs:
-        raise HTRError(f"{folder}: no page images with ground-truth XML beside them")
-    return pairs[: limit or None]
-
-
 def run_pages(args) -> int:
     """Read every ground-truth page with each system; page CER in reading order, bag-of-words F1 and
     seconds per page, per folder and in total."""
     from htr import peers
-    from htr.evaluate import TextScore, score_text
-    from htr.formats import write_document
-    from htr.imageio import load_image
+    from htr.evaluate import TextScore
+    from htr.evaluation import ground_truth_pages, page_reader, score_pages
 
     systems = peers.chosen_systems(args.system)
-    folders = [(folder, _ground_truth_pages(folder, args.limit)) for folder in folders_of(args.gt_dirs)]
+    folders = [(folder, ground_truth_pages(folder, args.limit)) for folder in folders_of(args.gt_dirs)]
     htr_reader = reader(args) if "htr" in systems else None
     columns = [folder_column(max(6, *(len(str(f)) for f, _ in folders))), SYSTEM, ("pages", "pages", ">5", "d"),
                CER, WER, BOW_F1, X_HTR, ("median_seconds", "s/page", ">7", ".2f")]
@@ -390,20 +298,10 @@ def run_pages(args) -> int:
 
     if not args.json:
         print(header(columns, "   (s/page: median)"))
+    read = {system: page_reader(system, htr_reader, args.gt_lines) for system in systems}
     for folder, pairs in folders:
         for system in systems:
-            score, seconds = TextScore(), []
-            for image_path, xml, gt in pairs:
-                start = time.perf_counter()
-                if system == "htr":  # load to hOCR, as a user's run
-                    page = htr_reader.read(load_image(image_path), lines=xml if args.gt_lines else None)
-                    write_document(page, "hocr")
-                    text = page.text
-                else:
-                    text = peers.read_page_text(system, load_image(image_path))
-                seconds.append(time.perf_counter() - start)
-                score += score_text(text, gt, case=args.ignore_case, punctuation=args.ignore_punctuation)
-            add(str(folder), system, score, seconds)
+            add(str(folder), system, *score_pages(pairs, read[system], args.ignore_case, args.ignore_punctuation))
     if len(folders) > 1:
         for system in systems:
             mine = [r for r in rows if r[1] == system]

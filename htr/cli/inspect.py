@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from htr.errors import HTRError
+from htr.cli.options import add_max_pixels
+from htr.errors import HTRError, plural
 from htr.formats import read_document
 from htr.imageio import IMAGE_SUFFIXES, load_image
 
@@ -18,6 +19,7 @@ def register(commands) -> None:
                     "parsed) and print its size and contents, or one error line per unreadable file. Exits 1 if "
                     "any file cannot be read: a quick check of a folder before a long batch run.")
     p.add_argument("files", nargs="+", help="image or document files")
+    add_max_pixels(p)
     p.set_defaults(func=run)
 
 
@@ -27,8 +29,8 @@ def describe(path: Path) -> str:
         return f"image {image.shape[1]}x{image.shape[0]}"
     page = read_document(path)
     words = sum(1 for _ in page.words())
-    return (f"document {page.width}x{page.height}, {len(page.blocks)} blocks, {len(page.lines)} lines, "
-            f"{words} words, {len(page.text)} characters")
+    return (f"document {page.width}x{page.height}, {plural(len(page.blocks), 'block')}, "
+            f"{plural(len(page.lines), 'line')}, {plural(words, 'word')}, {plural(len(page.text), 'character')}")
 
 
 def run(args) -> int:

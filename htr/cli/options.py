@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from htr.errors import HTRError, ResourceError, UsageError
+from htr.options import ReaderOptions
 from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
@@ -59,13 +60,31 @@ def add_pipeline_weights(p: argparse.ArgumentParser) -> None:
     add_decoding_options(p)
 
 
-def add_reader_options(p: argparse.ArgumentParser) -> None:
-    """What ``reader(args)`` takes: the pipeline's weights and decoding, --threads, --runtime and --no-orient."""
+def add_reader_options(p: argparse.ArgumentParser, threads_help: str | None = None) -> None:
+    """What ``reader_options(args)`` takes, a flag per field of ``htr.options.ReaderOptions``: the pipeline's
+    weights and decoding, --threads, --runtime, --precision, --batch-size and --no-orient."""
     add_pipeline_weights(p)
-    add_threads(p)
+    p.add_argument("--threads", type=int, default=0,
+                   help=threads_help or "torch CPU threads (default: torch's choice)")
     add_runtime(p)
+    add_batch_size(p)
     p.add_argument("--no-orient", dest="orient", action="store_false",
                    help="do not look for pages turned by 90, 180 or 270 degrees")
+    add_max_pixels(p)
+
+
+def add_max_pixels(p: argparse.ArgumentParser) -> None:
+    """--max-pixels: the largest image read (``htr.cli.main`` applies it, for this process and its workers)."""
+    from htr.imageio import MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=positive_int, metavar="N",
+                   help=f"read images of up to N pixels (default: $HTR_MAX_PIXELS or {MAX_PIXELS:,}; larger ones "
+                        "are refused from their header, before they take memory)")
+
+
+def add_batch_size(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=positive_int, default=ReaderOptions.batch_size, metavar="N",
+                   help=f"text lines recognised per forward pass (default: {ReaderOptions.batch_size})")
 
 
 def add_scoring_options(p: argparse.ArgumentParser, json_help: str = "print a JSON report") -> None:
@@ -102,13 +121,18 @@ def lang_codes(args) -> tuple[str, ...] | None:
     return () if value == "none" else tuple(c.strip() for c in value.split(",") if c.strip())
 
 
+def reader_options(args) -> ReaderOptions:
+    """The ``ReaderOptions`` of add_reader_options' options."""
+    return ReaderOptions(det_weights=args.det_weights, rec_weights=args.rec_weights, beam=args.beam,
+                         lm=lm_path(args), lang=lang_codes(args), orient=args.orient, batch_size=args.batch_size,
+                         threads=args.threads or None, runtime=args.runtime, precision=args.precision)
+
+
 def reader(args):
     """The pipeline's Reader, from add_reader_options' options."""
     from htr.pipeline import Reader
 
-    return Reader(args.det_weights, args.rec_weights, threads=args.threads or None, beam=args.beam,
-                  lm=lm_path(args), orient=args.orient, lang=lang_codes(args), runtime=args.runtime,
-                  precision=args.precision)
+    return Reader(reader_options(args))
 
 
 def add_recognizer_options(p: argparse.ArgumentParser) -> None:
@@ -116,7 +140,7 @@ def add_recognizer_options(p: argparse.ArgumentParser) -> None:
     add_weights(p, "rec")
     add_decoding_options(p)
     add_runtime(p)
-    p.add_argument("--batch-size", type=int, default=16)
+    add_batch_size(p)
 
 
 def recognizer(args):

@@ -3,12 +3,34 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
+import textwrap
 
 TRAINERS = {  # name: (module, help)
     "det": ("htr.train.det", "train the text detector"),
     "lm": ("htr.train.lm", "build the character language model"),
     "rec": ("htr.train.rec", "train the line recogniser"),
 }
+
+
+def plain_text(doc: str) -> str:
+    """A trainer's docstring (reStructuredText) as help text: ``code`` as `code`, a literal block's ``::`` as
+    ``:``."""
+    return re.sub(r"::\n", ":\n", doc.replace("``", "`")).strip()
+
+
+class DocstringFormatter(argparse.HelpFormatter):
+    """Help whose description keeps its paragraphs and indented examples; each paragraph rewrapped."""
+
+    def _fill_text(self, text, width, indent):
+        paragraphs = []
+        for block in text.split("\n\n"):
+            if block.startswith(" "):  # an example: its lines as they are
+                paragraphs.append("\n".join(indent + line for line in block.splitlines()))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(block.split()), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
 
 
 class TrainerParser(argparse.ArgumentParser):
@@ -23,7 +45,8 @@ class TrainerParser(argparse.ArgumentParser):
         if self.module:
             trainer = importlib.import_module(self.module)
             self.module = ""
-            self.description = trainer.__doc__
+            self.description = plain_text(trainer.__doc__ or "")
+            self.formatter_class = DocstringFormatter
             trainer.configure_parser(self)
             self.set_defaults(func=trainer.run)
         namespace, extras = super().parse_known_args(args, namespace)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from htr.cli.options import add_reader_options, reader
-from htr.errors import HTRError
+from htr.errors import HTRError, plural
 
 
 def register(commands) -> None:
@@ -14,8 +14,9 @@ def register(commands) -> None:
         "view", help="correct pages in the browser; export the corrected ones for training",
         description="Serve a local web app to check and correct pages: the scan, zoomable, with its line and word "
                     "polygons; the text of each line beside it, editable; words under --threshold highlighted. A page "
-                    "without a result is read on first view. Save writes KEY.page.xml (PAGE-XML 2019) beside the "
-                    "result, keeping the file it replaces as KEY.page.xml.bak; lines a person edited or marked carry "
+                    "without a result is read on first view, into htr's cache: looking writes nothing beside the "
+                    "scans. Save writes KEY.page.xml (PAGE-XML 2019) beside the result (or the scan), or under --out, "
+                    "keeping the file it replaces as KEY.page.xml.bak; lines a person edited or marked carry "
                     "'htr {checked:true;}' in their custom attribute. Export (the button, or --export-only) writes "
                     "the pages with checked lines, with their scans, to a folder `htr train rec --data` and "
                     "`htr data compile` take; lines not checked keep their outline but no text.",
@@ -31,6 +32,8 @@ def register(commands) -> None:
                         "who reaches it read and change the pages)")
     p.add_argument("--threshold", type=float, default=0.7,
                    help="highlight words whose confidence is under this (0-1; default: 0.7)")
+    p.add_argument("--out", metavar="DIR",
+                   help="save pages under DIR (DIR/KEY.page.xml) instead of beside their result or scan")
     p.add_argument("--export", default="corrected", metavar="DIR",
                    help="the folder exports are written to (default: ./corrected)")
     p.add_argument("--export-only", action="store_true",
@@ -49,10 +52,11 @@ def run(args) -> int:
     if args.export_only:
         count = export(found, args.export)
         if not count["pages"]:
-            raise HTRError(f"none of the {len(found)} pages has a checked line yet: nothing exported")
-        print(f"{count['pages']} pages, {count['lines']} checked lines exported to {Path(args.export)}")
+            raise HTRError(f"none of the {plural(len(found), 'page')} has a checked line yet: nothing exported")
+        print(f"{plural(count['pages'], 'page')}, {plural(count['lines'], 'checked line')} exported to "
+              f"{Path(args.export)}")
         return 0
-    pages = Pages(found, make_reader=lambda: reader(args))
+    pages = Pages(found, make_reader=lambda: reader(args), out=args.out)
     try:
         server = make_view_server(pages, args.host, args.port, args.export, args.threshold)
     except OSError as err:
@@ -61,7 +65,8 @@ def run(args) -> int:
         print(f"htr: warning: serving on {args.host}: anyone who can reach it can read and change the pages",
               file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"htr view: {len(found)} pages at http://{host}:{server.server_port}/ (Ctrl-C stops)", file=sys.stderr)
+    print(f"htr view: {plural(len(found), 'page')} at http://{host}:{server.server_port}/ (Ctrl-C stops)",
+          file=sys.stderr)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -25,7 +25,8 @@ from htr.data import normalize
 from htr.data.corpus import MANIFEST, read_manifest
 from htr.files import atomic_write
 from htr.imageio import IMAGE_SUFFIXES
-from htr.recognition.lines import LISTING_ROW, image_for, listing_rows
+from htr.data.lines import LISTING_ROW, listing_rows
+from htr.data.pages import image_for
 
 SPLITS = ("train", "dev")
 CROP_LISTINGS = ("labels.tsv", "lines.jsonl")

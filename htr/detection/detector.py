@@ -14,8 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from htr.detection.data import MEAN, STD
-from htr.detection.model import DBNet, DetConfig, build_model
+from htr.detection.model import MEAN, STD, DBNet, DetConfig, build_model, normalize
 from htr.detection.postprocess import Detection, PostConfig, drop_solid, maps_to_detections
 from htr.imageio import ImageSource, load_image
 from htr.modelfile import FORMATS, load_model_file, save_model_file
@@ -67,8 +66,7 @@ def prepare(image: np.ndarray, long_side: int, multiple: int = 32, mean: float =
     ph, pw = math.ceil(nh / multiple) * multiple, math.ceil(nw / multiple) * multiple
     x = np.full((ph, pw, 3), 255, np.uint8)  # pad with white paper
     x[:nh, :nw] = small
-    x = (x.astype(np.float32) / 255.0 - mean) / std
-    return torch.from_numpy(x.transpose(2, 0, 1).copy())[None], (nw / w, nh / h)
+    return torch.from_numpy(normalize(x, mean, std))[None], (nw / w, nh / h)
 
 
 class Detector:

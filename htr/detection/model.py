@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 KINDS = ("line", "word")
+MEAN, STD = 0.5, 0.25  # pixel normalisation: (rgb / 255 - MEAN) / STD
+
+
+def normalize(rgb: np.ndarray, mean: float = MEAN, std: float = STD) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H, W) float32 network input."""
+    return ((rgb.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1).copy()
 
 
 @dataclass

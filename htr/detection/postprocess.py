@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import shapely
 
-from htr.detection.targets import clean_polygon, expand_distance, offset_polygon, short_side
 from htr.document import Line, Page, Word, assign_ids, nest_shapes
+from htr.geometry import clean_polygon, expand_distance, offset_polygon, short_side
 from htr.layout import layout
 
 

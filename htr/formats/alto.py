@@ -2,13 +2,14 @@
 against alto-4-4.xsd."""
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 
 import numpy as np
 
 from htr.document import Block, Line, Page, Word, assign_ids, bbox_of, box_polygon, hull_polygon
 from htr.errors import FormatError
-from htr.formats.xmlutil import (IdMaker, child, children, clean_text, descendants, fmt_number, local,
+from htr.formats.xmlutil import (IdMaker, child, children, clean_text, descendants, finite, fmt_number, local,
                                  parse_points, parse_xml, to_string)
 
 NS_V4 = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -19,10 +20,12 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 # ----------------------------------------------------------------------------------------------- reading
 
 def _float(elem: ET.Element, name: str) -> float | None:
+    """A number attribute; None when absent, not a number or not finite."""
     try:
-        return float(elem.get(name))
+        value = float(elem.get(name))
     except (TypeError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
 def _shape(elem: ET.Element) -> np.ndarray:
@@ -36,7 +39,8 @@ def _shape(elem: ET.Element) -> np.ndarray:
     x, y, w, h = (_float(elem, k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
     if None in (x, y, w, h):
         return np.zeros((0, 2), np.float32)
-    return box_polygon(x, y, x + w, y + h)
+    with np.errstate(over="ignore"):  # beyond float32: inf, refused by finite()
+        return finite(box_polygon(x, y, x + w, y + h), elem.get("HPOS"))
 
 
 def _baseline(line_elem: ET.Element, polygon: np.ndarray) -> np.ndarray | None:

@@ -109,23 +109,35 @@ def _parse_title(title: str) -> dict[str, str]:
     return props
 
 
+def _numbers(text: str) -> list[float]:
+    """The numbers of a title property; [] when one is not a finite number (the property is then ignored)."""
+    try:
+        values = [float(v) for v in text.split()]
+    except ValueError:
+        return []
+    with np.errstate(over="ignore"):
+        return values if np.isfinite(np.asarray(values, np.float32)).all() else []
+
+
 def _geometry(props: dict[str, str]) -> np.ndarray:
     if "poly" in props:
-        values = [float(v) for v in props["poly"].split()]
+        values = _numbers(props["poly"])
         if len(values) >= 6 and len(values) % 2 == 0:
             return np.asarray(values, np.float32).reshape(-1, 2)
     if "bbox" in props:
-        values = [float(v) for v in props["bbox"].split()[:4]]
+        values = _numbers(props["bbox"])[:4]
         if len(values) == 4:
-            return box_polygon(*values)
+            return finite_or_empty(box_polygon(*values))
     return np.zeros((0, 2), np.float32)
 
 
+def finite_or_empty(polygon: np.ndarray) -> np.ndarray:
+    return polygon if np.isfinite(polygon).all() else np.zeros((0, 2), np.float32)
+
+
 def _confidence(props: dict[str, str]) -> float | None:
-    try:
-        return float(props["x_wconf"].split()[0]) / 100 if "x_wconf" in props else None
-    except ValueError:
-        return None
+    values = _numbers(props.get("x_wconf", ""))
+    return values[0] / 100 if values else None
 
 
 class _HocrParser(HTMLParser):
@@ -183,7 +195,7 @@ def read_hocr(text: str) -> Page:
     parser = _HocrParser()
     parser.feed(text)
     parser.close()
-    bbox = [int(float(v)) for v in parser.page_props.get("bbox", "0 0 0 0").split()[:4]]
+    bbox = [int(v) for v in (_numbers(parser.page_props.get("bbox", "")) + [0, 0, 0, 0])[:4]]
     image = re.match(r'"([^"]*)"', parser.page_props.get("image", ""))
     for block in parser.blocks:
         if not len(block.polygon):

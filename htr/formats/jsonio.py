@@ -7,6 +7,7 @@ import numpy as np
 
 from htr.document import Block, Line, Page, Word, assign_ids
 from htr.errors import FormatError
+from htr.formats.xmlutil import finite
 
 SCHEMA = "htr-page/1"
 
@@ -35,7 +36,7 @@ def page_to_dict(page: Page) -> dict:
 
 
 def _polygon(points) -> np.ndarray:
-    return np.asarray(points, np.float32).reshape(-1, 2)
+    return finite(np.asarray(points, np.float32).reshape(-1, 2))
 
 
 def page_from_dict(data: dict) -> Page:

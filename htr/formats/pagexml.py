@@ -2,6 +2,7 @@
 writer of PAGE 2019 that validates against the official schema."""
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -56,8 +57,16 @@ def _text_equiv(elem: ET.Element) -> tuple[str | None, float | None]:
         return None, None
     equivs.sort(key=lambda e: int(e.get("index", 0)) if e.get("index", "0").lstrip("-").isdigit() else 0)
     unicode = child(equivs[0], "Unicode")
-    conf = equivs[0].get("conf")
-    return (unicode.text or "") if unicode is not None else "", float(conf) if conf else None
+    return (unicode.text or "") if unicode is not None else "", _confidence(equivs[0].get("conf"))
+
+
+def _confidence(text: str | None) -> float | None:
+    """A conf attribute as a number; None when absent or not a finite number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _coords(elem: ET.Element) -> np.ndarray:
@@ -118,7 +127,7 @@ def read_page_xml(source, clip: bool = True) -> Page:
         raise FormatError("PAGE-XML without a <Page> element")
     try:
         width, height = int(float(page_elem.get("imageWidth", 0))), int(float(page_elem.get("imageHeight", 0)))
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:
         raise FormatError(f"PAGE-XML: bad image size ({err})") from err
 
     regions = descendants(page_elem, "TextRegion")

@@ -46,6 +46,14 @@ REGISTRY: dict[str, Format] = {f.name: f for f in (
     Format("pdf", ".pdf", "searchable PDF", None, write_pdf, binary=True, needs_image=True),
 )}
 FORMATS = tuple(REGISTRY)
+ALIASES = {"txt": "text"}  # other names a user may type for a format
+
+
+def format_name(text: str) -> str:
+    """The format a user's name means: one of FORMATS, or an alias of one (``txt``: ``text``); as it is when
+    neither (the caller's check refuses it)."""
+    name = text.strip().lower()
+    return ALIASES.get(name, name)
 READABLE = tuple(name for name, f in REGISTRY.items() if f.read)  # a .pdf is a page image to htr, not a document
 # Every suffix that names a format, longest first (".page.xml" before ".xml"); a plain .xml names none.
 _NAMED = sorted(((s, f.name) for f in REGISTRY.values() for s in (f.suffix, *f.also)), key=lambda sf: -len(sf[0]))
@@ -54,6 +62,7 @@ DOCUMENT_SUFFIXES = tuple(dict.fromkeys([s for s, fmt in _NAMED if fmt in READAB
 
 
 def get_format(name: str) -> Format:
+    name = format_name(name)
     if name not in REGISTRY:
         raise FormatError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
     return REGISTRY[name]

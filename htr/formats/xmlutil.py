@@ -5,7 +5,9 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import defusedxml.ElementTree as defused
 import numpy as np
+from defusedxml import DefusedXmlException
 
 from htr.errors import FormatError
 
@@ -14,14 +16,19 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def parse_xml(source) -> ET.Element:
-    """The root element of an XML document given as a path, bytes or text; FormatError if malformed."""
+    """The root element of an XML document given as a path, bytes or text; FormatError if malformed.
+
+    Documents come from other people's archives: entity declarations (entity expansion, external entities
+    that would read local files or URLs) are refused (``defusedxml``), a DTD without them is allowed."""
     where = f"{source}: " if isinstance(source, Path) else ""
     try:
         if isinstance(source, Path):
-            return ET.parse(source).getroot()
-        return ET.fromstring(source)
-    except ET.ParseError as err:
-        raise FormatError(f"{where}malformed XML ({err})") from err
+            return defused.parse(source).getroot()
+        return defused.fromstring(source)
+    except DefusedXmlException as err:
+        raise FormatError(f"{where}XML refused: it declares entities, which htr does not expand ({err})") from err
+    except (ET.ParseError, LookupError, ValueError) as err:  # LookupError: an encoding Python does not know
+        raise FormatError(f"{where}malformed XML ({' '.join(str(err).split()) or type(err).__name__})") from err
     except OSError as err:
         raise FormatError(f"{where}cannot read ({err.strerror or err})") from err
 
@@ -59,7 +66,17 @@ def parse_points(text: str | None) -> np.ndarray:
         raise FormatError(f"bad coordinates {text[:60]!r}") from err
     if len(values) % 2:
         values = values[:-1]
-    return np.asarray(values, np.float32).reshape(-1, 2)
+    with np.errstate(over="ignore"):  # beyond float32: inf, refused by finite()
+        points = np.asarray(values, np.float32).reshape(-1, 2)
+    return finite(points, text)
+
+
+def finite(points: np.ndarray, text=None) -> np.ndarray:
+    """The points as they are; FormatError when one is not a finite number in float32 (NaN, inf, 1e39)."""
+    if not np.isfinite(points).all():
+        shown = f" {str(text)[:60]!r}" if text is not None else ""
+        raise FormatError(f"bad coordinates{shown}: not finite numbers")
+    return points
 
 
 def fmt_number(value: float) -> str:

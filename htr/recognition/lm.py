@@ -18,6 +18,7 @@ from htr.errors import UsageError
 from htr.files import atomic_path
 
 START = "\x02"  # line start: the context of a line's first characters
+WORD_ENDS = " ,.;:!?)]»\"-"  # characters that close a word the lexicon is asked about
 
 
 class CharLM:

@@ -22,10 +22,9 @@ import cv2
 import numpy as np
 import torch
 
-from htr.detection.data import AugmentConfig, DetDataset, page_files
+from htr.data.pages import page_files
 from htr.paths import shared_dir
 from htr.detection.detector import DEFAULT_POST, DEFAULT_PREPROCESSING, Detector, load_weights, save_weights
-from htr.detection.loss import db_loss
 from htr.detection.model import DetConfig, build_model, count_parameters
 from htr.detection.postprocess import PostConfig, maps_to_detections
 from htr.evaluate import DetectionScore, match_polygons
@@ -33,6 +32,8 @@ from htr.formats import read_document
 from htr.imageio import load_image
 from htr.errors import UsageError
 from htr.files import atomic_path
+from htr.train.det_data import AugmentConfig, DetDataset
+from htr.train.det_loss import db_loss
 from htr.train.plot import trim_log
 from htr.train.recipe import add_config_option, option, read_recipe, recipe_of, write_recipe
 

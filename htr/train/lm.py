@@ -106,7 +106,7 @@ def documents(args, codec: Codec, height: int) -> tuple[dict[str, list[str]], li
         texts = {str(d): document_texts(d, codec) for d in docs}  # each document parsed once
 
         def shared_lines(keys):
-            from htr.recognition.lines import document_lines
+            from htr.data.lines import document_lines
 
             lines = [line for k in keys for line in document_lines(Path(k), height)]
             return [line.image for line in lines], [line.text for line in lines]

@@ -6,10 +6,14 @@ ALTO or htr JSON, found beside the scan, or under the same key in another folder
 them). Its id is its key: its path under the folder given, without the suffix (``_p0001``... for the pages of a
 PDF or multi-page TIFF, as `htr batch` names them).
 
-Saving writes KEY.page.xml beside the result (beside the scan for a page read on first view), atomically; the
-file it replaces is kept as KEY.page.xml.bak. A checked line carries ``htr {checked:true;}`` in its TextLine's
-``custom`` attribute (beside the reading order): the document model has no such field, so the mark is added to
-the writer's output and read from the file.
+A page without a result is read on first view into htr's cache ($HTR_CACHE/view, else ~/.cache/htr/view):
+looking writes nothing beside the scans. Saving writes KEY.page.xml beside the result (beside the scan for a
+page read in the view), or under the folder ``out`` when one is given, atomically; the file it replaces is kept
+as KEY.page.xml.bak. The PDFs `htr batch --formats pdf` and `htr page --out pdf` write are outputs, not scans:
+those in a folder holding a batch's manifest.jsonl, or made by htr (their Creator), are not pages.
+
+A checked line carries ``htr {checked:true;}`` in its TextLine's ``custom`` attribute (beside the reading
+order): the document model has no such field, so the mark is added to the writer's output and read from the file.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from htr.formats import document_key, read_document, write_page_xml
 from htr.formats.pagexml import NS_2019
 from htr.formats.xmlutil import local, parse_xml, to_string
 from htr.imageio import IMAGE_SUFFIXES, PDF_SUFFIX, image_size, load_page, page_count
-from htr.recognition.lines import image_for
+from htr.data.pages import image_for
 
 RESULT_SUFFIXES = (".page.xml", ".pagexml.xml", ".alto.xml", ".alto", ".json", ".xml")  # the preferred first
 SCAN_SUFFIXES = (*IMAGE_SUFFIXES, PDF_SUFFIX)
@@ -55,16 +59,21 @@ class Conflict(EditError):
 
 @dataclass
 class ViewPage:
-    """One page: its scan (``number``: the page of a PDF or multi-page TIFF) and its result (None: not read)."""
+    """One page: its scan (``number``: the page of a PDF or multi-page TIFF) and its result (None: not read);
+    ``unsaved``: the result is a reading in htr's cache, not saved yet; ``out``: the folder saves go to."""
     id: str
     image: Path | None
     number: int | None = None
     result: Path | None = None
+    unsaved: bool = False
+    out: Path | None = None
 
     @property
     def target(self) -> Path:
-        """Where a save writes: KEY.page.xml beside the result, or beside the scan."""
-        if self.result is not None:
+        """Where a save writes: OUT/ID.page.xml, else KEY.page.xml beside the result, or beside the scan."""
+        if self.out is not None:
+            return self.out / f"{self.id}.page.xml"
+        if self.result is not None and not self.unsaved:
             if self.result.name.lower().endswith(".page.xml"):
                 return self.result
             return self.result.with_name(document_key(self.result) + ".page.xml")
@@ -92,6 +101,28 @@ def _files(path: Path, skip: set[str]) -> tuple[Path, list[Path]]:
     return path, found
 
 
+def _batch_output(path: Path, root: Path) -> bool:
+    """Whether a PDF is htr's output, not a scan: in (a folder under) an `htr batch` output folder, which holds
+    its manifest.jsonl, or written by htr (`htr page --out pdf`)."""
+    folder = path.parent
+    while True:
+        if (folder / "manifest.jsonl").is_file():
+            return True
+        if folder == root or folder == folder.parent:
+            break
+        folder = folder.parent
+    try:
+        import pypdfium2
+
+        pdf = pypdfium2.PdfDocument(str(path))
+        try:
+            return pdf.get_metadata_dict().get("Creator", "").startswith("htr")
+        finally:
+            pdf.close()
+    except Exception:
+        return False
+
+
 def _result_beside(image: Path, key: str) -> Path | None:
     stem = Path(key).name
     return next((image.with_name(stem + s) for s in RESULT_SUFFIXES if image.with_name(stem + s).is_file()), None)
@@ -108,6 +139,8 @@ def find_pages(paths: list[str | Path], skip: list[str | Path] = ()) -> list[Vie
         for path in files:
             name = path.name.lower()
             if name.endswith(SCAN_SUFFIXES):
+                if name.endswith(PDF_SUFFIX) and _batch_output(path, root):
+                    continue
                 key = path.relative_to(root).with_suffix("").as_posix()
                 try:
                     count = page_count(path)
@@ -221,9 +254,12 @@ def apply_edits(doc: Page, checked: set[str], body) -> int:
 
 class Pages:
     """The served pages by id; those not yet read are read in the background, one at a time, by the Reader
-    ``make_reader`` builds (on first need), and saved beside their scan."""
+    ``make_reader`` builds (on first need), into htr's cache until saved; ``out``: the folder saves go to
+    (default: beside each page's result or scan)."""
 
-    def __init__(self, pages: list[ViewPage], make_reader: Callable | None = None):
+    def __init__(self, pages: list[ViewPage], make_reader: Callable | None = None, out: str | Path | None = None):
+        for page in pages:
+            page.out = Path(out) if out is not None else None
         self.pages = {page.id: page for page in pages}
         self.order = [page.id for page in pages]
         self._make_reader, self._reader = make_reader, None
@@ -251,9 +287,10 @@ class Pages:
         if self._reader is None:
             self._reader = self._make_reader()
         doc = self._reader.read(load_page(page.image, page.number), source=page.image.name)
-        write_keeping(page.target, page_xml(doc, set()))
+        reading = cached_reading(page)
+        atomic_write(reading, page_xml(doc, set()))
         with self._lock:
-            page.result = page.target
+            page.result, page.unsaved = reading, True
 
     def save(self, page: ViewPage, body) -> dict:
         """Apply a save request and write the page: its new version, and the lines changed and checked."""
@@ -264,8 +301,9 @@ class Pages:
                 raise Conflict("the page changed on disk since it was loaded: reload it")
             doc, checked = load(page)
             changed = apply_edits(doc, checked, body)
-            write_keeping(page.target, page_xml(doc, checked))
-            page.result = page.target
+            target = page.target
+            write_keeping(target, page_xml(doc, checked))
+            page.result, page.unsaved = target, False
             return {"version": version(page), "changed": changed, "checked": len(checked),
                     "saved": str(page.target)}
 
@@ -273,9 +311,18 @@ class Pages:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def cached_reading(page: ViewPage) -> Path:
+    """Where the reading of a page read in the view waits to be saved: htr's cache, one file per scan page."""
+    from htr.paths import cache_root
+
+    name = hashlib.sha1(f"{page.image.resolve()}\0{page.number}".encode()).hexdigest()[:20]
+    return cache_root() / "view" / f"{name}.page.xml"
+
+
 def summary(page: ViewPage) -> dict:
     """What the page list shows of a page, without parsing it: lines and checked lines of a PAGE-XML."""
-    info = {"id": page.id, "read": page.result is not None, "image": page.image is not None}
+    info = {"id": page.id, "read": page.result is not None, "unsaved": page.unsaved,
+            "image": page.image is not None}
     if page.result is not None and page.result.name.lower().endswith(".xml"):
         data = page.result.read_text(encoding="utf-8", errors="replace")
         info.update(lines=data.count("<TextLine"), checked=len(_CHECKED.findall(data)))
@@ -288,7 +335,8 @@ def page_json(page: ViewPage, doc: Page, checked: set[str]) -> dict:
         return np.round(np.asarray(polygon, np.float64), 1).tolist()
 
     return {"id": page.id, "width": doc.width, "height": doc.height, "version": version(page),
-            "result": str(page.result), "target": str(page.target), "image": page.image is not None,
+            "result": str(page.result), "unsaved": page.unsaved, "target": str(page.target),
+            "image": page.image is not None,
             "lines": [{"id": line.id, "text": line.text, "confidence": line.confidence, "checked": line.id in checked,
                        "polygon": points(line.polygon),
                        "words": [{"text": w.text, "confidence": w.confidence, "polygon": points(w.polygon)}

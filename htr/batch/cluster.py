@@ -1,10 +1,12 @@
 """`htr batch --scheduler ADDRESS|local:N`: the pages read by the workers of a Dask cluster (``distributed``).
 
 Each worker loads the models once (``ReaderPlugin``, set up again in a worker that joins or is restarted) and
-reads pages with ``htr.batch.read_job``, as a local batch does, writing every output under this run's
-temporary names in the output folder, which the workers and this process must share (a shared filesystem or
-an fsspec URL such as s3://, ``htr.storage``). This process moves them into place and appends the manifest
-line (``htr.batch.commit``), once per page finished, so a page is complete or absent and never written twice.
+reads pages with ``htr.batch.workers`` (``start``, ``read_job``, ``stop``), as a local batch does, writing every
+output under this run's temporary names in the output folder, which the workers and this process must share (a
+shared filesystem or an fsspec URL such as s3://, ``htr.batch.storage``). This process moves them into place and
+appends the manifest line (``htr.batch.outputs.commit``), once per page finished, so a page is complete or absent
+and never written twice. A worker keeps its copy of a multi-page input from object storage while it reads its
+pages (``htr.batch.pages.LocalCopies``).
 
 A worker lost mid-run (killed, out of memory) costs the pages it was reading one try each: the scheduler
 reads them elsewhere. A page whose tries all killed their worker (the scheduler's
@@ -18,26 +20,25 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import threading
 from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from itertools import islice
-from typing import Iterator
+from typing import Callable, Iterator
 
 import dask
 from distributed import Client, Event, KilledWorker, LocalCluster, WorkerPlugin, as_completed
-from tqdm import tqdm
 
-from htr.batch import Options, PageJob, PageResult, _state, init_worker, read_job
+from htr.batch import workers
+from htr.batch.pages import Options, PageJob, PageResult
 from htr.errors import HTRError, one_line
 
 CRASH_ON = "HTR_TEST_CRASH_ON"  # tests: a worker reading the page with this key exits at once, as if killed
 IN_FLIGHT = 1000  # pages submitted to the scheduler at a time: a million-page run stays a small graph
 # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (memory handed back to the system sooner);
 # any fixed value turns off glibc's adaptive mmap threshold, and torch then maps and unmaps its large buffers
-# for every layer of every page: reading is ~45% slower (measured: README). A local cluster's workers start
+# for every layer of every page: reading is ~45% slower (measured: docs/benchmarks.md, "Batch on a Dask cluster"). A local cluster's workers start
 # without it; workers of a cluster started elsewhere are checked for it (``_slow_workers``).
 SLOW_MALLOC = "MALLOC_TRIM_THRESHOLD_"
 NANNY_ENVIRON = {f"distributed.nanny.pre-spawn-environ.{SLOW_MALLOC}": None}
@@ -61,26 +62,23 @@ class ReaderPlugin(WorkerPlugin):
         for name in ("profile", "profile-cycle"):  # Dask's sampling profiler: ~7% of a page's time
             if name in worker.periodic_callbacks:
                 worker.periodic_callbacks[name].stop()
-        try:
-            await asyncio.to_thread(init_worker, self.options)  # the worker keeps answering meanwhile
-        except Exception as err:
-            _state["fatal"] = one_line(err)  # reported by the pages sent to this worker
-            raise
+        error = await asyncio.to_thread(workers.start_or_record, self.options)  # the worker answers meanwhile
+        if error:  # and reported by the pages sent to this worker
+            raise HTRError(error)
 
     def teardown(self, worker) -> None:
-        if _state.get("options") == self.options:  # not a later run's
-            _state.clear()
+        workers.stop(self.options)  # not a later run's
 
 
 def read_page(job: PageJob, tag: str) -> PageResult:
     """The task: ``read_job`` on a worker. Outputs written after the run ended are removed again."""
     if os.environ.get(CRASH_ON) == job.key:
         os._exit(1)
-    options = _state.get("options")
+    options = workers.running()
     if options is not None and options.tag != tag:
         return PageResult(job, fatal="another `htr batch` run took over this cluster's workers: "
                                      "one run at a time")
-    result = read_job(job)
+    result = workers.read_job(job)
     if result.outputs and _run_ended(tag):
         for tmp, _ in result.outputs:
             options.out_dir.remove(tmp)  # (htr batch may have removed it already)
@@ -173,17 +171,21 @@ def _end(client: Client, pending: dict, plugin: str, tag: str) -> None:
 
 
 @contextmanager
-def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> Iterator[Iterator[PageResult]]:
-    """``htr.batch.page_results`` on a Dask cluster: a scheduler's address (``tcp://HOST:8786``) or
+def cluster_results(jobs: list[PageJob], options: Options, scheduler: str,
+                    log: Callable[[str], None] = print) -> Iterator[Iterator[PageResult]]:
+    """``htr.batch.workers.page_results`` on a Dask cluster: a scheduler's address (``tcp://HOST:8786``) or
     ``local:N`` (N worker processes started here). The workers get absolute paths of weights (they may run
-    elsewhere) and, for ``local:N``, cpu_count / N torch threads each; elsewhere their environment's (Dask's
-    nanny sets OMP_NUM_THREADS=1). Leaving the block ends the run on the cluster (a local one is stopped)."""
+    elsewhere) and, for ``local:N``, cpu_count / N torch threads each unless the options name a number;
+    elsewhere their environment's (Dask's nanny sets OMP_NUM_THREADS=1). ``log``: the cluster's size and
+    warnings, a line each. Leaving the block ends the run on the cluster (a local one is stopped)."""
     n = local_workers(scheduler)
     if n is not None:
         n = max(1, min(n, len(jobs)))  # no idle processes
-    options = replace(options, det_weights=_absolute(options.det_weights),
-                      rec_weights=_absolute(options.rec_weights), lm=_absolute(options.lm),
-                      threads=max(1, (os.cpu_count() or 1) // n) if n else None)
+    reader = options.reader
+    threads = reader.threads or (max(1, (os.cpu_count() or 1) // n) if n else None)
+    options = replace(options, reader=replace(reader, det_weights=_absolute(reader.det_weights),
+                                              rec_weights=_absolute(reader.rec_weights), lm=_absolute(reader.lm),
+                                              threads=threads))
     pending: dict = {}
     plugin = f"htr-reader-{options.tag}"
     with ExitStack() as stack:
@@ -194,11 +196,11 @@ def cluster_results(jobs: list[PageJob], options: Options, scheduler: str) -> It
         except Exception as err:  # a worker's setup: the models cannot be loaded
             raise HTRError(one_line(err)) from err
         threads = client.nthreads()
-        tqdm.write(f"htr batch: Dask cluster {client.scheduler.address}: {len(threads)} workers, "
-                   f"{sum(threads.values())} threads", file=sys.stderr)  # above the progress bar
+        log(f"htr batch: Dask cluster {client.scheduler.address}: {len(threads)} workers, "
+            f"{sum(threads.values())} threads")
         slow = _slow_workers(client)
         if slow:
-            tqdm.write(f"htr batch: warning: {slow} of the workers run with {SLOW_MALLOC} set (Dask's nanny "
-                       f"sets it), which makes reading ~45% slower; start them with "
-                       f"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__{SLOW_MALLOC}=None", file=sys.stderr)
+            log(f"htr batch: warning: {slow} of the workers run with {SLOW_MALLOC} set (Dask's nanny sets it), "
+                f"which makes reading ~45% slower; start them with "
+                f"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__{SLOW_MALLOC}=None")
         yield _finished(client, jobs, options.tag, pending)

@@ -1,10 +1,10 @@
 """Training targets of DB for one kind of region: shrunk text kernels and threshold maps.
 
-For a polygon of area A and perimeter L, the kernel is the polygon shrunk by D = A (1 - r^2) / L (pyclipper,
-round joins), and the threshold map rises from ``thresh_min`` far from the text to ``thresh_max`` on the
-polygon's border, over the band of width D on either side of it. Polygons that are too small, degenerate,
-or whose kernel vanishes or rasterizes in specks are masked out (``mask`` = 0) rather than taught as
-background. Text lines are first replaced by a band of constant thickness along their centre line
+For a polygon of area A and perimeter L, the kernel is the polygon shrunk by D = A (1 - r^2) / L (round
+joins, ``htr.geometry.offset_polygon``), and the threshold map rises from ``thresh_min`` far from the text to
+``thresh_max`` on the polygon's border, over the band of width D on either side of it. Polygons that are too
+small, degenerate, or whose kernel vanishes or rasterizes in specks are masked out (``mask`` = 0) rather than
+taught as background. Text lines are first replaced by a band of constant thickness along their centre line
 (``band_polygon``): real line outlines hug the ink, and shrink into fragments otherwise.
 """
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pyclipper
 import shapely
+
+from htr.geometry import clean_polygon, offset_polygon, short_side
 
 SHIFT = 2  # sub-pixel bits for cv2 drawing: coordinates are drawn at 1/4 pixel precision
 _ONE = 1 << SHIFT
@@ -30,42 +31,10 @@ class Targets:
     thresh_mask: np.ndarray
 
 
-def clean_polygon(points) -> list[np.ndarray]:
-    """The simple polygons (float64 (K, 2), K >= 3, positive area) of an outline; self-intersecting outlines
-    are split by ``shapely.make_valid``; degenerate ones give an empty list."""
-    arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(arr) < 3 or not np.isfinite(arr).all():
-        return []
-    geom = shapely.Polygon(arr)
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    parts = [g for g in shapely.get_parts(shapely.get_parts(geom)) if g.geom_type == "Polygon" and g.area > 0]
-    return [np.asarray(g.exterior.coords[:-1], np.float64) for g in parts]
-
-
-def short_side(poly: np.ndarray) -> float:
-    """The shorter side of the polygon's minimum-area rectangle (its 'height' for a text line)."""
-    (_, _), (w, h), _ = cv2.minAreaRect(poly.astype(np.float32))
-    return float(min(w, h))
-
-
 def shrink_distance(poly: np.ndarray, ratio: float) -> float:
     """DB's offset D = A (1 - r^2) / L."""
     geom = shapely.Polygon(poly)
     return geom.area * (1.0 - ratio * ratio) / max(geom.length, 1e-6)
-
-
-def offset_polygon(poly: np.ndarray, distance: float, precision: float = 64.0) -> list[np.ndarray]:
-    """The polygon grown (distance > 0) or shrunk (< 0) with round joins: zero, one or several polygons.
-
-    Coordinates go to pyclipper as integers at 1 / ``precision`` pixel; arcs deviate at most 0.2 pixel.
-    """
-    pco = pyclipper.PyclipperOffset()
-    pco.ArcTolerance = 0.2 * precision
-    pco.AddPath(np.round(np.asarray(poly) * precision).astype(np.int64).tolist(), pyclipper.JT_ROUND,
-                pyclipper.ET_CLOSEDPOLYGON)
-    paths = pco.Execute(distance * precision)
-    return [np.asarray(p, np.float64) / precision for p in paths if len(p) >= 3]
 
 
 def line_angle(poly: np.ndarray) -> float:
@@ -202,16 +171,3 @@ def make_targets(polygons, shape: tuple[int, int], scale: float = 1.0, shrink_ra
             draw_border(poly, distance, thresh, thresh_mask)
     thresh = thresh * (thresh_max - thresh_min) + thresh_min
     return Targets(gt, mask, thresh.astype(np.float32), thresh_mask)
-
-
-def expand_distance(area: float, perimeter: float, shrink_ratio: float) -> float:
-    """The offset that undoes DB's shrink for a rectangle-like kernel of the given area and perimeter.
-
-    A rectangle grown by D (square joins) has area A' + L'D + 4D^2 and perimeter L' + 8D; asking that D
-    be the shrink offset of the grown shape, D = A (1 - r^2) / L, gives
-    (4 + 4r^2) D^2 + r^2 L' D - (1 - r^2) A' = 0. Unlike DB's fixed ``unclip_ratio`` it restores long
-    lines and short words alike.
-    """
-    r2 = shrink_ratio * shrink_ratio
-    a, b, c = 4.0 + 4.0 * r2, r2 * perimeter, -(1.0 - r2) * area
-    return float((-b + np.sqrt(b * b - 4 * a * c)) / (2 * a))

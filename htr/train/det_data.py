@@ -1,8 +1,9 @@
 """Training samples for the detector: real pages (lines only) and synthetic pages (lines and words), cropped
 at the inference scale with geometric and photometric augmentation, with DB targets per kind.
 
-Real pages come from ``$HTR_SHARED/data/{hooker,testaments}/train`` (never the dev splits); synthetic pages
-from a folder written by ``htr synth pages`` or live from ``htr.synth.render_page``.
+Real pages come from ``$HTR_SHARED/data/{hooker,testaments}/train`` or a compiled corpus (never the dev
+splits; ``htr.data.pages`` finds them); synthetic pages from a folder written by ``htr synth pages`` or live
+from ``htr.synth.render_page``.
 """
 from __future__ import annotations
 
@@ -14,36 +15,10 @@ import cv2
 import numpy as np
 import shapely
 
-from htr.detection.model import KINDS
-from htr.detection.targets import make_targets
+from htr.data.pages import load_page
+from htr.detection.model import KINDS, normalize
 from htr.document import Page
-from htr.formats import read_document
-from htr.imageio import load_image
-from htr.paths import shared_dir
-
-MEAN, STD = 0.5, 0.25  # pixel normalisation: (rgb / 255 - MEAN) / STD
-REAL_SETS = ("hooker", "testaments")
-
-
-def page_files(folder: str | Path) -> list[tuple[Path, Path]]:
-    """(image, ground truth XML) pairs of a folder, sorted by name."""
-    folder = Path(folder)
-    pairs = []
-    for xml in sorted(folder.glob("*.xml")):
-        for suffix in (".jpg", ".jpeg", ".png", ".tif"):
-            if xml.with_suffix(suffix).exists():
-                pairs.append((xml.with_suffix(suffix), xml))
-                break
-    return pairs
-
-
-def real_pages(split: str = "train", sets=REAL_SETS) -> list[tuple[Path, Path]]:
-    return [pair for name in sets for pair in page_files(shared_dir() / "data" / name / split)]
-
-
-def normalize(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (3, H, W) float32 network input."""
-    return ((rgb.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1).copy()
+from htr.train.det_targets import make_targets
 
 
 def kind_polygons(page: Page) -> tuple[dict[str, list[np.ndarray]], dict[str, bool]]:
@@ -164,21 +139,6 @@ def make_sample(rng, image: np.ndarray, page: Page, aug: AugmentConfig, shrink: 
     return sample
 
 
-def read_page(image_path: Path, xml_path: Path, at_least: int | None = None) -> tuple[np.ndarray, Page]:
-    """A page image and its ground truth in the image's pixels. ``at_least``: a large JPEG may be decoded
-    smaller, its long side still this many pixels or more (``load_image``), the ground truth scaled to it."""
-    from htr.synth.augment import transform_page
-
-    image, page = load_image(image_path, at_least=at_least), read_document(xml_path)
-    h, w = image.shape[:2]
-    if page.width and page.height and (page.width, page.height) != (w, h):
-        if at_least is None:
-            image = cv2.resize(image, (page.width, page.height), interpolation=cv2.INTER_AREA)
-        else:
-            transform_page(page, np.diag([w / page.width, h / page.height, 1.0]), w, h)
-    return image, page
-
-
 @dataclass
 class DetDataset:
     """Samples from real page files and synthetic pages, reproducible from (seed, epoch, i).
@@ -205,7 +165,7 @@ class DetDataset:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if not self.files or rng.random() < self.synth_share:
             if self.synth_files:
-                image, page = read_page(*self.synth_files[int(rng.integers(len(self.synth_files)))])
+                image, page = load_page(*self.synth_files[int(rng.integers(len(self.synth_files)))])
             else:
                 from htr.synth.pages import render_page
                 image, page = render_page(rng)
@@ -215,5 +175,5 @@ class DetDataset:
             else:
                 p = np.asarray(self.file_weights, float)
                 k = int(rng.choice(len(self.files), p=p / p.sum()))
-            image, page = read_page(*self.files[k], at_least=math.ceil(self.aug.long_side * self.aug.scale[1]))
+            image, page = load_page(*self.files[k], at_least=math.ceil(self.aug.long_side * self.aug.scale[1]))
         return make_sample(rng, image, page, self.aug, self.shrink, self.out_stride)

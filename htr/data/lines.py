@@ -10,10 +10,11 @@ from typing import Iterator
 import numpy as np
 
 from htr.data.normalize import normalize_text
+from htr.data.pages import gt_documents, image_for
 from htr.errors import FormatError, HTRError
 from htr.formats import read_document
 from htr.geometry import crop_page_lines
-from htr.imageio import IMAGE_SUFFIXES, load_image
+from htr.imageio import load_image
 
 
 @dataclass
@@ -21,26 +22,6 @@ class GTLine:
     image: np.ndarray  # (height, W) grey uint8 crop
     text: str
     name: str  # "<document stem>:<line index or id>"
-
-
-def image_for(xml: Path, source: str | None) -> Path | None:
-    """The page image of a ground-truth file: the file it names, else one of the same stem, beside it or (for
-    Transkribus-style exports with the XML in a ``page/`` or ``alto/`` folder) in the folder above."""
-    folders = [xml.parent] + ([xml.parent.parent] if xml.parent.name.lower() in ("page", "alto") else [])
-    stem = xml.name[:-len(".page.xml")] if xml.name.endswith(".page.xml") else xml.stem
-    for folder in folders:
-        if source and (folder / Path(source).name).is_file():
-            return folder / Path(source).name
-        for suffix in IMAGE_SUFFIXES:
-            for s in (suffix, suffix.upper()):
-                if (folder / (stem + s)).is_file():
-                    return folder / (stem + s)
-    return None
-
-
-def gt_documents(folder: Path) -> list[Path]:
-    """The .xml ground-truth files under a folder (recursive, sorted)."""
-    return sorted(p for p in Path(folder).rglob("*.xml") if p.is_file())
 
 
 def document_lines(xml: Path, height: int = 40) -> list[GTLine]:
