@@ -65,7 +65,8 @@ def test_shipped_recipe_names_every_corpus_source_and_reads():
     recipe = rec.RecRecipe(**read_recipe(ROOT / "training/recipes/rec-v2-cycle.toml", rec.RecRecipe)).resolved()
     with open(ROOT / "training/corpus.toml", "rb") as f:
         corpus = tomllib.load(f)
-    trained = {s["name"] for s in corpus["source"] if not s.get("holdout")} | {"hooker", "testaments"}
+    trained = {s["name"] for s in corpus["source"] if not s.get("holdout") and not s.get("first_used")} | {
+        "hooker", "testaments"}
     named = {Path(spec.rpartition(":")[0]).name for spec in recipe.data}
     assert named == trained
     assert recipe.init == "htr/weights/rec.pt" and recipe.synth_steps == 0 and recipe.lr == 8e-4
@@ -90,5 +91,15 @@ def test_shipped_detector_recipes_are_the_runs_that_made_it():
         assert homeless(logged[name]) == homeless(value), name
     with open(ROOT / "training/corpus.toml", "rb") as f:
         corpus = tomllib.load(f)
-    trained = {s["name"] for s in corpus["source"] if not s.get("holdout")} | {"hooker", "testaments"}
+    trained = {s["name"] for s in corpus["source"] if not s.get("holdout") and not s.get("first_used")} | {
+        "hooker", "testaments"}
     assert {Path(spec.rpartition(":")[0]).name for spec in v2["data"]} == trained
+
+
+def test_v3_recipe_names_every_corpus_source_and_reads():
+    recipe = rec.RecRecipe(**read_recipe(ROOT / "training/recipes/rec-v3-cycle.toml", rec.RecRecipe)).resolved()
+    with open(ROOT / "training/corpus.toml", "rb") as f:
+        corpus = tomllib.load(f)
+    trained = {s["name"] for s in corpus["source"] if not s.get("holdout")} | {"hooker", "testaments"}
+    assert {Path(spec.rpartition(":")[0]).name for spec in recipe.data} == trained
+    assert all("corpus64/" in spec for spec in recipe.data) and recipe.synth_steps == 0 and recipe.bf16 == "auto"

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import htr.train.rec as rec
+from htr.train.grow import grow_into
 from htr.recognition.codec import Codec
 from htr.recognition.recognizer import load_weights
 from htr.train.augment import augment
@@ -118,7 +119,7 @@ def test_grown_lstm_first_computes_what_the_small_one_did():
         for p in small.parameters():
             p.add_(0.3 * torch.randn_like(p))
     big = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=40)).eval()
-    rec.grow_into(big, small.state_dict())
+    grow_into(big, small.state_dict())
     x = torch.rand(3, 1, 40, 96)
     a, b = small(x).log_softmax(-1), big(x).log_softmax(-1)
     assert (a - b).abs().max() < 0.05 and torch.equal(a.argmax(-1), b.argmax(-1))
@@ -126,7 +127,7 @@ def test_grown_lstm_first_computes_what_the_small_one_did():
     fresh = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), hidden=40)).eval()
     assert (small(x).log_softmax(-1) - fresh(x).log_softmax(-1)).abs().max() > 0.05  # the check can fail
     with pytest.raises(ValueError, match="cannot grow"):
-        rec.grow_into(fresh, {**small.state_dict(), "head.1.bias": torch.zeros(7, 2)})
+        grow_into(fresh, {**small.state_dict(), "head.1.bias": torch.zeros(7, 2)})
 
 
 def test_grown_cnn_first_computes_what_the_narrow_one_did():
@@ -140,14 +141,14 @@ def test_grown_cnn_first_computes_what_the_narrow_one_did():
     narrow.train()(torch.rand(8, 1, 40, 96))  # batch-norm statistics away from their start
     narrow.eval()
     wide = build_model(RecConfig(num_classes=7, channels=(6, 12, 12, 16), blocks=(0, 0, 1, 0), hidden=16)).eval()
-    rec.grow_into(wide, narrow.state_dict())
+    grow_into(wide, narrow.state_dict())
     x = torch.rand(3, 1, 40, 96)
     a, b = narrow(x).log_softmax(-1), wide(x).log_softmax(-1)
     assert (a - b).abs().max() < 0.05 and torch.equal(a.argmax(-1), b.argmax(-1))
     assert wide.cnn[0][0].weight.shape == (6, 1, 3, 3) and wide.proj[0].in_features == 16 * 5
     deeper = build_model(RecConfig(num_classes=7, channels=(4, 8, 8, 8), blocks=(0, 0, 1, 0), hidden=16, layers=3))
     with pytest.raises(ValueError, match="no such parameter"):
-        rec.grow_into(deeper, narrow.state_dict())
+        grow_into(deeper, narrow.state_dict())
 
 
 def test_groups_are_mixed_by_weight(tmp_path):

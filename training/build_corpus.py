@@ -2,7 +2,7 @@
 files, compile them.
 
     python training/build_corpus.py --root ~/.cache/htr/sources --out ~/.cache/htr/corpus [--git-dirs DIR]
-        [--only NAME,...] [--workers 2]
+        [--only NAME,...] [--workers 2] [--height PX]
 
 For each source of training/corpus.toml the files of its repository at the recipe's commit are written into
 ROOT/OWNER+NAME (skipped when ROOT/OWNER+NAME/.commit already names that commit). They come from a git directory
@@ -85,6 +85,7 @@ def main() -> int:
     p.add_argument("--git-dirs", help="a folder of existing git copies, as OWNER+NAME[/repo]")
     p.add_argument("--only", help="these sources (comma-separated; a holdout source only when named)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--height", type=int, default=0, help="crop height (default: the shipped recogniser's)")
     p.add_argument("--recipe", default=str(RECIPE))
     args = p.parse_args()
     recipe = tomllib.loads(Path(args.recipe).read_text(encoding="utf-8"))
@@ -105,6 +106,8 @@ def main() -> int:
            "-o", str(Path(args.out).expanduser()), "--workers", str(args.workers)]
     if args.only:
         cmd += ["--only", args.only]
+    if args.height:
+        cmd += ["--height", str(args.height)]
     return subprocess.run(cmd).returncode
 
 

@@ -1,11 +1,15 @@
 #!/bin/bash
 # The recogniser's v2 recipe (MODEL_CARD.md, "Version 2"): the shipped v1 weights grown and trained on the whole
 # public corpus. CORPUS: ~/.cache/htr/corpus, built by training/build_corpus.py and `htr data compile` of
-# ../shared/data's hooker and testaments splits (README, "The public corpus"); a cycle's options are the recipe
+# ../shared/data's hooker and testaments splits (docs/training.md, "The public corpus"); a cycle's options are the recipe
 # training/recipes/rec-v2-cycle.toml (which names the corpus's sources there).
 #   training/train_rec.sh candidates          # 1. shapes at equal time (15 minutes each, table in RUNS/grown)
 #   training/train_rec.sh cycle N MINUTES     # 2. cycle N of the winner (A), a cosine cycle over MINUTES
 #   INIT=htr/weights/rec.pt training/train_rec.sh cycle 4 100   # from a weights file
+# Version 3 (MODEL_CARD.md, "Version 3"; CORPUS64: the corpus compiled at 64 px):
+#   training/train_rec.sh v3-candidates       # 1. four shapes from scratch, 45 CPU minutes each, side by side
+#   training/train_rec.sh v3 N MINUTES        # 2. cycle N of the winner: from cycle N-1's last state where this
+#                                             #    machine has it, else the committed checkpoints/rec/v3.pt
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
@@ -13,6 +17,15 @@ HTR=${HTR:-htr}
 case ${1:-} in
   candidates)
     python training/candidates.py --corpus "$CORPUS" --minutes 15 --out "$RUNS/grown" --only A,D,E --bf16 auto ;;
+  v3-candidates)
+    python training/candidates.py --corpus "${CORPUS64:-$HOME/.cache/htr/corpus64}" --minutes 45 --out "$RUNS/v3cand" ;;
+  v3)
+    n=$2; minutes=$3
+    if [ -n "${INIT:-}" ]; then init=$INIT
+    elif [ -f "$RUNS/rec_v3_$((n - 1))/last.pt" ]; then init=$RUNS/rec_v3_$((n - 1))/last.pt
+    else init=checkpoints/rec/v3.pt; fi
+    $HTR train rec --config training/recipes/rec-v3-cycle.toml --out "$RUNS/rec_v3_$n" --init "$init" \
+      --minutes "$minutes" --seed $((n + 1)) ;;
   cycle)
     n=$2; minutes=$3
     # from INIT if given, else the previous cycle's last state where this machine still has it, else the
@@ -25,5 +38,5 @@ case ${1:-} in
     [ "$n" -eq 1 ] && out=$RUNS/rec_v2 || out=$RUNS/rec_v2_$n
     $HTR train rec --config training/recipes/rec-v2-cycle.toml --out "$out" --init "$init" --minutes "$minutes" \
       --seed $((n + 1)) ;;
-  *) sed -n 2,8p "$0"; exit 2 ;;
+  *) sed -n 2,12p "$0"; exit 2 ;;
 esac

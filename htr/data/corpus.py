@@ -14,9 +14,10 @@ a width are all a crop needs, nothing is decoded when reading, and the OS pages 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 MANIFEST = "manifest.json"
@@ -52,18 +53,32 @@ class CorpusLines:
     texts: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # "<source>/<doc>:<page>:<line id>"
     group: list[int] = field(default_factory=list)  # which --data entry a line came from (for mixing by weight)
+    stored: tuple[int, list[int]] | None = None  # (height, widths) on disk when read at another height (resized)
     _maps: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def image(self, i: int) -> np.ndarray:
-        """Crop ``i`` as a (height, width) uint8 array (a view of the memory map)."""
+        """Crop ``i`` as a (height, width) uint8 array (a view of the memory map, or resized from it)."""
         f = self.source_of[i]
         if f not in self._maps:
             self._maps[f] = np.memmap(self.files[f], dtype=np.uint8, mode="r")
         start = self.offsets[i]
-        return self._maps[f][start:start + self.height * self.widths[i]].reshape(self.height, self.widths[i])
+        h, w = (self.stored[0], self.stored[1][i]) if self.stored else (self.height, self.widths[i])
+        crop = self._maps[f][start:start + h * w].reshape(h, w)
+        if not self.stored:
+            return crop
+        return cv2.resize(crop, (self.widths[i], self.height),
+                          interpolation=cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR)
+
+    def at_height(self, height: int) -> "CorpusLines":
+        """These lines read at another crop height (each crop resized as it is read, widths scaled)."""
+        if height == self.height:
+            return self
+        stored_height, stored_widths = self.stored or (self.height, self.widths)
+        widths = [max(1, round(w * height / stored_height)) for w in stored_widths]
+        return replace(self, height=height, widths=widths, stored=(stored_height, stored_widths), _maps={})
 
     def source(self, i: int) -> str:
         return self.sources[self.source_of[i]]
@@ -73,6 +88,8 @@ class CorpusLines:
 
     def extend(self, other: "CorpusLines", group: int = 0) -> None:
         """Append another selection's lines (of the same height), tagged ``group``."""
+        if self.stored or other.stored:
+            raise ValueError("lines read at another height cannot be extended")
         if len(self) and other.height != self.height:
             raise ValueError(f"corpora of different crop heights ({self.height}, {other.height}) cannot be mixed")
         self.height = other.height

@@ -5,7 +5,7 @@ the ink, the text a person searching the page would type:
 - Unicode NFC; every run of whitespace (tabs, no-break and other spaces) is one space; none at either end.
 - Line-end hyphenation marks (``¬``, ``⸗``, a ``=`` ending a line) become ``-``; long s ``ſ`` becomes ``s``.
 - Superscripts are written on the line: ``M^r`` and ``Mʳ`` both become ``Mr`` (``^`` dropped, modifier letters
-  ʳ ᵉ ᵈ ˡ ᵗ ˢ ᵇ ⁱ ᵒ ⁿ ᵐ as their letters).
+  ʳ ᵉ ᵈ ˡ ᵗ ˢ ᵇ ⁱ ᵒ ⁿ ᵐ as their letters); underlining marks ``_`` (``_CONCLUSION``, ``_d°_``) are dropped.
 - Quotes: ``’`` ``‘`` ``ʼ`` ``′`` become ``'``, ``“`` ``”`` ``„`` ``″`` become ``"``; dashes ``‐`` ``‑`` ``‒``
   become ``-``.
 - Crossed-out text is read as the text it is: the markers of ``>text<`` and ``⟦text⟧`` are dropped, and the
@@ -18,26 +18,27 @@ Abbreviations stay as transcribed (``ꝑ``, ``⁊``, ``M~gr``, combining tildes)
 
 A line is left out of training (``unusable``) when it holds a placeholder instead of ink that was read:
 illegible or uncertain readings (``[?]``, ``[..]``, ``[[...]]``, ``[illisible]``, a standalone ``XXX``),
-crossed-out text that could not be read (``><``, ``<>``) or a signature placeholder (``¥``).
+crossed-out text that could not be read (``><``, ``<>``), a signature placeholder (``¥``) or handwriting left
+untranscribed on a typed page (``~~~``).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 
-VERSION = 2  # bump when the rules change: compiled corpora are rebuilt
+VERSION = 3  # bump when the rules change: compiled corpora are rebuilt
 
 CHARACTERS = str.maketrans({
     "ſ": "s", "¬": "-", "⸗": "-", "‐": "-", "‑": "-", "‒": "-",
     "’": "'", "‘": "'", "ʼ": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
     "ʳ": "r", "ᵉ": "e", "ᵈ": "d", "ˡ": "l", "ᵗ": "t", "ˢ": "s", "ᵇ": "b", "ⁱ": "i", "ᵒ": "o", "ⁿ": "n", "ᵐ": "m",
-    "^": None, "⋎": None, "⎀": None, "‸": None, "\u0336": None, "⟦": None, "⟧": None,
+    "^": None, "_": None, "⋎": None, "⎀": None, "‸": None, "\u0336": None, "⟦": None, "⟧": None,
     "ӓ": "ä", "ӧ": "ö", "Ӓ": "Ä",
 })
 CROSSED_OUT = re.compile(r">([^<>]+)<")  # >text<: struck through but legible
 BAR_IN_WORD = re.compile(r"(?<=[^\W\d_])\|(?=[^\W\d_])")
 LINE_END_EQUALS = re.compile(r"(?<=\w)=$")
-PLACEHOLDERS = re.compile(r"\[\?\]|\[\.\.+\]|\[\[.*?\]\]|\[illisible\]|(?<![\w])XXX+(?![\w])|><|<>|¥", re.IGNORECASE)
+PLACEHOLDERS = re.compile(r"\[\?\]|\[\.\.+\]|\[\[.*?\]\]|\[illisible\]|(?<![\w])XXX+(?![\w])|><|<>|¥|~~~", re.IGNORECASE)
 
 
 def _kept(ch: str) -> bool:

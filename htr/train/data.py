@@ -26,7 +26,8 @@ from htr.train.augment import augment, paper_of
 TRAIN_SETS = ("hooker", "testaments")  # the default data: ../shared/data's train and dev splits of these
 MAX_WIDTH = 1200  # crop pixels at model height; wider lines are squeezed to this
 FORM_FIELD_SHARE = 0.1  # of synthetic lines: names in capitals
-MAX_PX_PER_CHAR = 35  # real crops wider than this per character come from polygons that are thin strips
+MAX_PX_PER_CHAR = 35 / 40  # of the crop height: real crops wider than this per character come from polygons that
+# are thin strips (35 px at 40 px)
 
 
 def default_data() -> list[str]:
@@ -83,8 +84,10 @@ def training_lines(specs: list[str], run_dir: Path, height: int, dev_share: floa
         train.extend(open_lines(corpus, "train", only), group)
         dev.extend(open_lines(corpus, "dev", only), group)
         weights[group] = weight
-    if train.height != height:
-        raise ValueError(f"the corpus crops are {train.height} px high but the model reads {height} px")
+    if train.height != height:  # a corpus compiled at another height: crops resized as they are read
+        print(f"note: the corpus crops are {train.height} px high and the model reads {height} px: resized on "
+              "reading", flush=True)
+        train, dev = train.at_height(height), dev.at_height(height)
     return train, dev, weights
 
 
@@ -218,7 +221,7 @@ class BatchData(torch.utils.data.Dataset):
         self.index, self.labels, widths, groups = [], [], [], []
         for i, (text, width) in enumerate(zip(real.texts, real.widths)):
             labels = codec.encode(text)
-            if width > MAX_PX_PER_CHAR * max(1, len(labels)):
+            if width > MAX_PX_PER_CHAR * height * max(1, len(labels)):
                 continue
             if ctc_fits(labels, int(min(width, MAX_WIDTH) * 0.8), stride):
                 self.index.append(i)

@@ -86,3 +86,16 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
                  [(k[len("dev_cer_"):], s[k], palette[i % len(palette)]) for i, k in enumerate(per_source)],
                  "dev CER vs step", y_min=0.0)
     cv2.imwrite(str(png_path), np.concatenate([loss, cer]))
+
+
+def plot_runs(logs: dict[str, Path], png_path: Path, x: str = "cpu_s", per: float = 60.0) -> None:
+    """Dev CER of several runs against one log column (default: CPU minutes), one panel, written to ``png_path``."""
+    palette = [(0, 0, 200), (0, 140, 0), (160, 0, 160), (200, 120, 0), (0, 160, 160), (120, 120, 120)]
+    series = []
+    for i, (name, path) in enumerate(logs.items()):
+        with open(path, newline="") as f:
+            pts = [(float(r[x]) / per, float(r["dev_cer"])) for r in csv.DictReader(f) if r.get("dev_cer")
+                   and r.get(x)]
+        series.append((name, pts, palette[i % len(palette)]))
+    unit = "CPU minutes" if x == "cpu_s" and per == 60 else x
+    cv2.imwrite(str(png_path), _panel(series, f"dev CER (subset, greedy) vs {unit}", size=(900, 420), y_min=0.0))

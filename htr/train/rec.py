@@ -53,6 +53,7 @@ from htr.recognition.model import RecConfig, build_model, count_macs
 from htr.recognition.recognizer import load_weights, make_batch, normalize, save_weights
 from htr.runtime import native_bf16
 from htr.data.corpus import CorpusLines
+from htr.train.grow import grow_into, read_model
 from htr.train.data import (BatchData, Mix, default_data, new_characters, synth_available, training_lines,
                             worker_init)
 from htr.train.plot import plot_curves, trim_log
@@ -60,7 +61,7 @@ from htr.train.recipe import add_config_option, option, recipe_of, write_recipe
 
 PLAN = ("steps", "batch_size", "lr", "warmup", "weight_decay", "synth", "synth_steps", "ramp_steps", "synth_final",
         "seed", "augment", "minutes", "train_layers")  # what a resumed run changes only on purpose (reported)
-LOG_FIELDS = ["step", "time_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer", "dev_lines"]
+LOG_FIELDS = ["step", "time_s", "cpu_s", "lr", "loss", "lines_per_s", "synth_share", "dev_cer", "dev_wer", "dev_lines"]
 # Defaults that depend on whether a run starts from scratch or fine-tunes a trained model (--init).
 # FINETUNE: measured on Peraire, 10 pages, 4 minutes (MODEL_CARD.md, "Fine-tuning"): lr 2e-3 over 1e-3 and 3e-4,
 # augmentation 0.5 over 1.0, every layer trained over the CNN frozen.
@@ -89,6 +90,8 @@ class RecRecipe:
     hidden: int = 128
     layers: int = 2
     stride: int = 4
+    stem: bool = False
+    aux_ctc: float = 0.0
     packed: bool = False
     synth: str | None = None
     synth_steps: int | None = None
@@ -98,6 +101,7 @@ class RecRecipe:
     eval_lines: int = 300
     log_every: int = 50
     ckpt_minutes: float = 5.0
+    clock: str = "wall"
     max_steps: int = 0
     threads: int = 2
     bf16: str = "off"
@@ -141,6 +145,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--hidden", type=int, help="LSTM hidden size per direction")
     a("--layers", type=int, help="BiLSTM layers")
     a("--stride", type=int, choices=(4, 8), help="crop pixels per CTC frame")
+    a("--stem", action="store_true", help="a stride-2 first convolution, then W/8 frames of H/16 rows (version "
+      "3's shape; needs --stride 8 and a height that is a multiple of 16)")
+    a("--aux-ctc", type=float, help="weight of an auxiliary CTC loss on the CNN's features (the CTC shortcut; "
+      "0: no auxiliary head)")
     a("--packed", action="store_true", help="BiLSTM over packed sequences, each line exactly its own frames (the "
       "first models' way; ~2.5x slower to train on CPU than over the padded batch, the default)")
     a("--synth", choices=("auto", "on", "off"),
@@ -154,6 +162,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--eval-lines", type=int, help="size of the fixed dev subset")
     a("--log-every", type=int)
     a("--ckpt-minutes", type=float, help="checkpoint interval in minutes")
+    a("--clock", choices=("wall", "cpu"), help="what --minutes counts: wall-clock time, or this process's CPU time "
+      "(all of a run's work with --workers 0; runs sharing the cores then get equal budgets); dev evaluations "
+      "are not counted either way")
     a("--max-steps", type=int, help="stop after this step (0: at --steps)")
     a("--threads", type=int, help="torch threads")
     a("--bf16", choices=("auto", "on", "off"),
@@ -226,47 +237,6 @@ def train_mode(model, frozen_cnn: bool) -> None:
         model.cnn.eval()
 
 
-def _read_model(path: str) -> tuple[dict, RecConfig, str]:
-    """(fp32 state dict, config, charset) of a weights file or a training checkpoint."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    state = blob["model"] if "model" in blob else blob["state_dict"]
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    return state, RecConfig.from_dict(blob["config"]), blob["charset"]
-
-
-def _kept_rows(name: str, dim: int, old: int, new: int) -> np.ndarray:
-    """Where the ``old`` entries of dimension ``dim`` of parameter ``name`` sit once it is ``new`` long:
-    LSTM gate rows come in 4 blocks (i, f, g, o), inputs from a BiLSTM in 2 (forward, backward)."""
-    blocks = 1
-    if name.startswith("rnn.") and dim == 0:
-        blocks = 4
-    elif (name.startswith("rnn.weight_ih_l") and not name.startswith("rnn.weight_ih_l0")) or name.startswith("head."):
-        blocks = 2 if dim == 1 else 1
-    return np.concatenate([np.arange(b * new // blocks, b * new // blocks + old // blocks) for b in range(blocks)])
-
-
-def grow_into(model, old_state: dict) -> None:
-    """Load ``old_state`` into ``model``, whose CNN channels, LSTM or output layer may be wider: trained weights
-    go where they were, the new units start small (a tenth of their initialisation, batch-norm scales too) so
-    the grown model first computes nearly what the old did."""
-    new_state = model.state_dict()
-    for name, new in new_state.items():
-        old = old_state.get(name)
-        if old is None:
-            raise ValueError(f"cannot grow into {name}: the trained model has no such parameter (more layers "
-                             "or blocks cannot be grown, only wider ones)")
-        if old.shape == new.shape:
-            new.copy_(old)
-            continue
-        if not new.is_floating_point() or old.dim() != new.dim():
-            raise ValueError(f"cannot grow {name} from {tuple(old.shape)} to {tuple(new.shape)}")
-        if not name.endswith("running_var"):  # new channels' variance estimate stays 1
-            new.mul_(0.1)
-        index = np.ix_(*[_kept_rows(name, d, o, n) for d, (o, n) in enumerate(zip(old.shape, new.shape))])
-        new[index] = old
-    model.load_state_dict(new_state)
-
-
 def save_checkpoint(path: Path, state: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -311,13 +281,13 @@ def run(args) -> int:
     if resume:
         cfg, codec = RecConfig.from_dict(resume["config"]), Codec(resume["charset"])
     elif r.init:
-        init_state, init_cfg, charset = _read_model(r.init)
+        init_state, init_cfg, charset = read_model(r.init)
         codec = Codec(charset)
         channels = tuple(max(a, b) for a, b in zip(map(int, r.channels.split(",")), init_cfg.channels))
         cfg = replace(init_cfg, hidden=max(r.hidden, init_cfg.hidden), channels=channels, packed=r.packed)
     else:
         cfg = RecConfig(num_classes=0, height=r.height, hidden=r.hidden, layers=r.layers, stride=r.stride,
-                        packed=r.packed,
+                        packed=r.packed, stem=r.stem, aux_ctc=r.aux_ctc > 0,
                         channels=tuple(int(c) for c in r.channels.split(",")),
                         blocks=tuple(int(b) for b in r.blocks.split(",")))
     try:
@@ -349,12 +319,13 @@ def run(args) -> int:
         return lr_lambda(s, r.warmup, r.steps, progress)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    step, best_cer, elapsed = 0, float("inf"), 0.0
+    step, best_cer, elapsed, cpu_s = 0, float("inf"), 0.0, 0.0
     if resume:
         model.load_state_dict(resume["model"])
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, best_cer, elapsed = resume["step"], resume["best_cer"], resume["elapsed"]
+        cpu_s = resume.get("cpu_s", 0.0)
         clock["elapsed"] = elapsed
         random.setstate(resume["rng"]["python"])
         np.random.set_state(resume["rng"]["numpy"])
@@ -410,7 +381,7 @@ def run(args) -> int:
 
     def state() -> dict:
         return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "step": step, "best_cer": best_cer, "elapsed": elapsed, "config": cfg.to_dict(),
+                "step": step, "best_cer": best_cer, "elapsed": elapsed, "cpu_s": cpu_s, "config": cfg.to_dict(),
                 "charset": codec.charset, "recipe": asdict(r), "mix": asdict(mix),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
 
@@ -418,17 +389,23 @@ def run(args) -> int:
     handlers = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         train_mode(model, model.frozen_cnn)
-        t_start, t_ckpt = time.time(), time.time()
-        base_elapsed = elapsed
+        clock_now = time.process_time if r.clock == "cpu" else time.time
+        t_ckpt, t_clock, t_cpu = time.time(), clock_now(), time.process_time()
         losses, lines, synth_lines, t_log = [], 0, 0, time.time()
+        aux_weight = r.aux_ctc if cfg.aux_ctc else 0.0
         for batch in loader:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(batch["x"], batch["widths"])
+                logits, aux_logits = model(batch["x"], batch["widths"], aux=True) if aux_weight else (
+                    model(batch["x"], batch["widths"]), None)
+            frames = model.frames(batch["widths"]).clamp(max=logits.shape[1])
             lp = logits.float().log_softmax(-1).transpose(0, 1)  # (T, B, C)
-            loss = ctc(lp, batch["targets"], model.frames(batch["widths"]).clamp(max=lp.shape[0]),
-                       batch["target_lengths"])
+            loss = ctc(lp, batch["targets"], frames, batch["target_lengths"])
+            total = loss
+            if aux_logits is not None:
+                aux_lp = aux_logits.float().log_softmax(-1).transpose(0, 1)
+                total = loss + aux_weight * ctc(aux_lp, batch["targets"], frames, batch["target_lengths"])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
             nn.utils.clip_grad_norm_(model.parameters(), r.clip)
             opt.step()
             sched.step()
@@ -436,26 +413,27 @@ def run(args) -> int:
             losses.append(loss.item())
             lines += len(batch["widths"])
             synth_lines += batch["n_synth"]
-            elapsed = base_elapsed + time.time() - t_start
+            now, cpu_now = clock_now(), time.process_time()
+            elapsed, cpu_s, t_clock, t_cpu = elapsed + now - t_clock, cpu_s + cpu_now - t_cpu, now, cpu_now
             clock["elapsed"] = elapsed
             done = step == stop or (r.minutes and elapsed >= 60 * r.minutes)
             row = None
             if step % r.log_every == 0:
                 now = time.time()
-                row = {"step": step, "time_s": round(elapsed, 1), "lr": f"{sched.get_last_lr()[0]:.2e}",
+                row = {"step": step, "time_s": round(elapsed, 1), "cpu_s": round(cpu_s, 1), "lr": f"{sched.get_last_lr()[0]:.2e}",
                        "loss": round(float(np.mean(losses)), 4), "lines_per_s": round(lines / (now - t_log), 1),
                        "synth_share": round(synth_lines / max(1, lines), 2)}
                 losses, lines, synth_lines, t_log = [], 0, 0, now
             if subset and (step % r.eval_every == 0 or done):
                 scores = evaluate(model, codec, dev, subset)
-                row = {**(row or {"step": step, "time_s": round(elapsed, 1)}),
+                row = {**(row or {"step": step, "time_s": round(elapsed, 1), "cpu_s": round(cpu_s, 1)}),
                        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}}
                 if scores["dev_cer"] < best_cer:
                     best_cer = scores["dev_cer"]
                     save_weights(out / "best.pt", model, codec, {"step": step, "dev_cer": best_cer,
                                                                  "dev_subset_lines": len(subset),
                                                                  "train_seconds": round(elapsed)}, half=False)
-                t_log = time.time()  # evaluation time does not count against throughput
+                t_log, t_clock, t_cpu = time.time(), clock_now(), time.process_time()  # evaluation time does not count
             if row:
                 log.writerow(row)
                 log_file.flush()
