@@ -305,22 +305,23 @@ def _on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return ((rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
 
-def page_count(path: str | os.PathLike) -> int | None:
-    """Pages of a PDF or TIFF, None for a single image. Raises ImageError for a PDF that cannot be opened;
-    a TIFF whose frames cannot be counted counts as one image (reading it reports the error)."""
-    path = Path(path)
+def page_count(path: str | os.PathLike, file=None) -> int | None:
+    """Pages of a PDF or TIFF, None for a single image; ``file``: the file already open (binary, seekable), read
+    as far as counting needs, ``path`` then its name. Raises ImageError for a PDF that cannot be opened; a TIFF
+    whose frames cannot be counted counts as one image (reading it reports the error)."""
+    name, path = os.fspath(path), Path(path)  # name: as given (a URL keeps its //)
     suffix = path.suffix.lower()
     if suffix == PDF_SUFFIX:
-        pdf = _open_pdf(path, str(path))
+        pdf = _open_pdf(path if file is None else file, name)
         try:
             if len(pdf) == 0:
-                raise ImageError(f"{path}: PDF has no pages")
+                raise ImageError(f"{name}: PDF has no pages")
             return len(pdf)
         finally:
             pdf.close()
     if suffix in TIFF_SUFFIXES:
         try:
-            with quiet(libtiff=True), Image.open(path) as im:
+            with quiet(libtiff=True), Image.open(path if file is None else file) as im:
                 frames = int(getattr(im, "n_frames", 1))
         except Exception:
             return None
@@ -328,14 +329,15 @@ def page_count(path: str | os.PathLike) -> int | None:
     return None
 
 
-def _open_pdf(source: Path | bytes, name: str):
-    """The PDF (a path or its bytes) as a pypdfium2 document (close it); ImageError when it cannot be opened."""
+def _open_pdf(source, name: str):
+    """The PDF (a path, its bytes or an open binary file) as a pypdfium2 document (close it); ImageError when it
+    cannot be opened."""
     try:
         import pypdfium2
     except ImportError as err:
         raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install pypdfium2)") from err
     try:
-        return pypdfium2.PdfDocument(source if isinstance(source, bytes) else str(source))
+        return pypdfium2.PdfDocument(str(source) if isinstance(source, (str, os.PathLike)) else source)
     except Exception as err:
         raise ImageError(f"{name}: cannot open PDF ({one_line(err)})") from err
 

@@ -107,32 +107,8 @@ def count_pages(in_dir: Folder, name: str) -> int | None:
         with _readable(in_dir, name, lambda: nullcontext(in_dir.path(name))) as path:
             return page_count(path)
     with _readable(in_dir, name, lambda: in_dir.fs.open(in_dir.path(name), "rb")) as file:
-        return _count_stream(file, in_dir.url(name))
+        return page_count(in_dir.url(name), file)
 
-
-def _count_stream(file, url: str) -> int | None:
-    """``page_count`` of an open file (``url``: its name in messages)."""
-    if url.lower().endswith(PDF_SUFFIX):
-        import pypdfium2
-
-        try:
-            pdf = pypdfium2.PdfDocument(file)
-        except Exception as err:
-            raise ImageError(f"{url}: cannot open PDF ({one_line(err)})") from err
-        try:
-            if len(pdf) == 0:
-                raise ImageError(f"{url}: PDF has no pages")
-            return len(pdf)
-        finally:
-            pdf.close()
-    from PIL import Image
-
-    try:
-        with Image.open(file) as im:
-            frames = int(getattr(im, "n_frames", 1))
-    except Exception:  # as page_count: reading it reports the error
-        return None
-    return frames if frames > 1 else None
 
 
 @contextmanager
