@@ -8,8 +8,9 @@
 #   INIT=htr/weights/rec.pt training/train_rec.sh cycle 4 100   # from a weights file
 # Version 3 (MODEL_CARD.md, "Version 3"; CORPUS64: the corpus compiled at 64 px):
 #   training/train_rec.sh v3-candidates       # 1. four shapes from scratch, 45 CPU minutes each, side by side
-#   training/train_rec.sh v3 N MINUTES        # 2. cycle N of the winner: from cycle N-1's last state where this
-#                                             #    machine has it, else the committed checkpoints/rec/v3.pt
+#   training/train_rec.sh v3 N MINUTES [OPTIONS]  # 2. cycle N of the winner: from cycle N-1's last state where
+#                                             #    this machine has it, else the committed checkpoints/rec/v3.pt;
+#                                             #    OPTIONS go to `htr train rec` (e.g. --threads 1)
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
@@ -25,7 +26,7 @@ case ${1:-} in
     elif [ -f "$RUNS/rec_v3_$((n - 1))/last.pt" ]; then init=$RUNS/rec_v3_$((n - 1))/last.pt
     else init=checkpoints/rec/v3.pt; fi
     $HTR train rec --config training/recipes/rec-v3-cycle.toml --out "$RUNS/rec_v3_$n" --init "$init" \
-      --minutes "$minutes" --seed $((n + 1)) ;;
+      --minutes "$minutes" --seed $((n + 1)) "${@:4}" ;;
   cycle)
     n=$2; minutes=$3
     # from INIT if given, else the previous cycle's last state where this machine still has it, else the
