@@ -104,6 +104,7 @@ class Page:
     source: str | None = None  # the image file name the coordinates refer to
     rotation: int = 0  # degrees the scan was turned counter-clockwise to read it (coordinates stay the scan's)
     warnings: list[str] = field(default_factory=list)  # what the reader doubts: a page with ink but no line
+    language: str | None = None  # the language code whose word list read the page (--lang); None: not one
 
     @property
     def lines(self) -> list[Line]:
@@ -264,13 +265,22 @@ def assign_ids(page: Page) -> Page:
 
 
 def drop_unsure(page: Page, threshold: float) -> Page:
-    """The page without lines and words whose confidence is under ``threshold``; line text follows the words
-    that remain."""
+    """The page without the words whose confidence (the probability that a word is read right) is under
+    ``threshold``, and without the lines left with none; a line without words goes by its own confidence. Line
+    text follows the words that remain."""
+    def sure(shape) -> bool:
+        return shape.confidence is None or shape.confidence >= threshold
+
     for block in page.blocks:
-        block.lines = [ln for ln in block.lines if ln.confidence is None or ln.confidence >= threshold]
+        lines = []
         for line in block.lines:
-            kept = [w for w in line.words if w.confidence is None or w.confidence >= threshold]
+            if not line.words:
+                lines += [line] if sure(line) else []
+                continue
+            kept = [w for w in line.words if sure(w)]
             if len(kept) < len(line.words):
                 line.words, line.text = kept, " ".join(w.text for w in kept)
+            lines += [line] if kept else []
+        block.lines = lines
     page.blocks = [b for b in page.blocks if b.lines]
     return page

@@ -12,8 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
+from htr.document import Page
 from htr.errors import HTRError
 from htr.evaluate import DetectionScore, TextScore, match_polygons, score_text
+from htr.reading_order import OrderScore, score_order
 
 
 # ------------------------------------------------------------------------------------------------ texts
@@ -118,23 +120,33 @@ def score_detection(pages: list[tuple[Path, Path]], finders: dict[str, Callable]
 
 # ------------------------------------------------------------------------------------------------ lines
 
-def line_reader(system: str, recognizer=None) -> Callable[[list], list[str]]:
-    """A function from line crops to their texts: htr's ``recognizer`` or a peer engine."""
+def line_reader(system: str, recognizer=None, kept: list | None = None) -> Callable[[list], list[str]]:
+    """A function from line crops to their texts: htr's ``recognizer`` (appending each crop's
+    ``LineRecognition``, confidences and all, to ``kept`` if given) or a peer engine."""
     from htr import peers
 
+    def read_htr(crops: list) -> list[str]:
+        recs = recognizer.recognize(crops)
+        if kept is not None:
+            kept.extend(recs)
+        return [r.text for r in recs]
+
     if system == "htr":
-        return lambda crops: [r.text for r in recognizer.recognize(crops)]
+        return read_htr
     return partial(peers.recognize_lines, system)
 
 
 def score_lines(documents, readers: dict[str, Callable], case: bool = False, punctuation: bool = False,
-                ) -> tuple[dict[str, TextScore], dict[str, float], int, int]:
+                truths: list | None = None) -> tuple[dict[str, TextScore], dict[str, float], int, int]:
     """Each system's score and seconds spent recognising over lists of ``htr.data.lines.GTLine`` (a list per
-    document, as ``htr.data.lines.labelled_inputs`` gives them), and the numbers of lines and documents."""
+    document, as ``htr.data.lines.labelled_inputs`` gives them), and the numbers of lines and documents;
+    ``truths``: a list the true text of every line is appended to, in order."""
     scores, seconds = {name: TextScore() for name in readers}, dict.fromkeys(readers, 0.0)
     n, n_docs = 0, 0
     for lines in documents:
         n_docs += 1
+        if truths is not None:
+            truths.extend(line.text for line in lines)
         for name, read in readers.items():
             start = time.perf_counter()
             texts = read([line.image for line in lines])
@@ -164,31 +176,57 @@ def ground_truth_pages(folder: Path, limit: int = 0) -> list[tuple[Path, Path, s
     return pairs[: limit or None]
 
 
-def page_reader(system: str, reader=None, gt_lines: bool = False) -> Callable[[Path, Path], str]:
-    """A function from a page image and its ground-truth file to the page's text: htr's ``reader`` (loaded
-    to hOCR, as a user's run; ``gt_lines``: reading the ground truth's lines instead of detecting them) or a
-    peer engine."""
+def page_sets(roots: Iterable[Path], split: str = "dev", limit: int = 0) -> dict[str, list[tuple[Path, Path, str]]]:
+    """Row label -> ``ground_truth_pages`` pages (at most ``limit`` each; 0: all): a folder's, or per source of
+    a compiled corpus's ``split``, in compile order."""
+    from htr.data.corpus import is_corpus, open_pages
+    from htr.formats import read_document
+
+    sets = {}
+    for root in roots:
+        if not is_corpus(root):
+            sets[str(root)] = ground_truth_pages(root, limit)
+            continue
+        for source, rows in open_pages(root, split).items():
+            rows = rows[: limit or None]
+            sets[f"{root}:{source}"] = [(Path(r["image"]), Path(r["xml"]), read_document(r["xml"]).text)
+                                        for r in rows]
+    return {label: pages for label, pages in sets.items() if pages}
+
+
+def page_reader(system: str, reader=None, gt_lines: bool = False) -> Callable[[Path, Path], "str | Page"]:
+    """A function from a page image and its ground-truth file to the page read: htr's ``reader`` (loaded
+    to hOCR, as a user's run; ``gt_lines``: reading the ground truth's lines instead of detecting them), or a
+    peer engine's text."""
     from htr import peers
     from htr.formats import write_document
     from htr.imageio import load_image
 
-    def read_htr(image_path: Path, xml: Path) -> str:
+    def read_htr(image_path: Path, xml: Path) -> Page:
         page = reader.read(load_image(image_path), lines=xml if gt_lines else None)
         write_document(page, "hocr")
-        return page.text
+        return page
 
     if system == "htr":
         return read_htr
     return lambda image_path, xml: peers.read_page_text(system, load_image(image_path))
 
 
-def score_pages(pages: list[tuple[Path, Path, str]], read: Callable[[Path, Path], str], case: bool = False,
-                punctuation: bool = False) -> tuple[TextScore, list[float]]:
-    """One system's page-text score over ``ground_truth_pages`` pages, and its seconds per page."""
-    score, seconds = TextScore(), []
+def score_pages(pages: list[tuple[Path, Path, str]], read: Callable[[Path, Path], "str | Page"],
+                case: bool = False, punctuation: bool = False) -> tuple[TextScore, list[float], OrderScore | None]:
+    """One system's page-text score over ``ground_truth_pages`` pages, its seconds per page, and its
+    reading-order score (``htr.reading_order``; None when ``read`` gives text, not a page with lines)."""
+    from htr.formats import read_document
+
+    score, seconds, order = TextScore(), [], OrderScore()
     for image_path, xml, gt in pages:
         start = time.perf_counter()
-        text = read(image_path, xml)
+        page = read(image_path, xml)
         seconds.append(time.perf_counter() - start)
+        text = page if isinstance(page, str) else page.text
         score += score_text(text, gt, case=case, punctuation=punctuation)
-    return score, seconds
+        if order is not None and not isinstance(page, str):
+            order += score_order(page.lines, read_document(xml).lines, case=case, punctuation=punctuation)
+        else:
+            order = None
+    return score, seconds, order

@@ -1,12 +1,17 @@
 """Lines into blocks and blocks into reading order: pure functions of line polygons.
 
 Lines that overlap horizontally and follow each other closely form a block (a paragraph, a column, a
-marginal note, a letterhead). A narrow block beside a wider one, overlapping it vertically but not
-horizontally, is a marginal note: it is read right after the block it sits beside. The other blocks are
-ordered by a recursive X-Y cut that prefers column gaps: where a vertical gap runs through every block of a
-group, the group is read column by column, left to right; otherwise it is cut horizontally and read top to
-bottom (so a letterhead or heading spanning the columns comes first). Within a block, lines whose vertical centres nearly coincide form a row, read left to right, so a
-right-aligned date or signature stays in place.
+marginal note, a letterhead); blocks whose boxes overlap by half (a salutation or an insertion cut off from
+the text around it) are one block. A narrow block beside a wider one, overlapping it vertically but not
+horizontally, is a marginal note: it is read beside the line it sits next to (a note in the left margin
+before that line, one in the right margin after it; one right of the block's first line only, a folio or
+page number, after the block). The other blocks are ordered by a recursive X-Y cut that prefers column
+gaps: where a vertical gap runs through every block of a group, the group is read column by column, left to
+right; otherwise it is cut horizontally and read top to bottom (so a letterhead or heading spanning the
+columns comes first); else it is cut vertically where parts side by side each span half its height (two
+pages with a narrow gutter); else its blocks are read by their top lines' rows. Within a block, lines side
+by side whose vertical centres nearly coincide form a row, read left to right, so a right-aligned date or
+signature stays in place; stacked lines never share a row, however much their boxes overlap.
 """
 from __future__ import annotations
 
@@ -47,6 +52,15 @@ def _components(n: int, links: np.ndarray) -> list[list[int]]:
     return list(groups.values())
 
 
+def _stacked(boxes: np.ndarray, overlap: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """(N, N) whether two boxes are stacked (their x-ranges overlap by ``overlap`` of the narrower one), and
+    their x-overlaps (negative: the gap between them)."""
+    x0, x1 = boxes[:, 0], boxes[:, 2]
+    x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+    narrower = np.maximum(1.0, np.minimum((x1 - x0)[:, None], (x1 - x0)[None]))
+    return x_overlap >= overlap * narrower, x_overlap
+
+
 def group_blocks(lines: list[Line], gap: float = 1.0, overlap: float = 0.2) -> list[list[int]]:
     """Indices of lines per block: lines are linked when their x-ranges overlap by ``overlap`` of the
     narrower one and the vertical gap between them is under ``gap`` median line heights. A line with two
@@ -54,11 +68,9 @@ def group_blocks(lines: list[Line], gap: float = 1.0, overlap: float = 0.2) -> l
     not linked that way, so it does not join the columns into one block."""
     boxes = _boxes(lines)
     h = line_height(lines)
-    x0, y0, x1, y1 = boxes.T
-    x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-    narrower = np.maximum(1.0, np.minimum((x1 - x0)[:, None], (x1 - x0)[None]))
+    y0, y1 = boxes[:, 1], boxes[:, 3]
+    stacked, x_overlap = _stacked(boxes, overlap)
     y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
-    stacked = x_overlap >= overlap * narrower
     links = stacked & (y_gap < gap * h)
     np.fill_diagonal(links, False)
     centre = (y0 + y1) / 2
@@ -96,21 +108,42 @@ def merge_tables(lines: list[Line], blocks: list[list[int]], share: float = 0.7,
     return [sorted(i for k in group for i in blocks[k]) for group in _components(len(blocks), links)]
 
 
-def row_order(lines: list[Line], row_share: float = 0.5) -> list[int]:
-    """Indices of a block's lines top to bottom; lines whose vertical centres lie within ``row_share`` of a
-    line height of each other form a row, read left to right."""
-    if not lines:
-        return []
-    h = line_height(lines)
-    boxes = _boxes(lines)
+def _rows(boxes: np.ndarray, h: float, row_share: float = 0.5) -> list[int]:
+    """Indices of boxes top to bottom by vertical centre; boxes side by side (not stacked) whose centres lie
+    within ``row_share`` of ``h`` of each other form a row, read left to right. Stacked boxes never share a
+    row, however much they overlap vertically (tall boxes of closely spaced lines)."""
     centres = (boxes[:, 1] + boxes[:, 3]) / 2
+    stacked = _stacked(boxes)[0]
     rows: list[list[int]] = []
-    for i in np.argsort(centres, kind="stable"):
-        if rows and centres[i] - np.mean([centres[j] for j in rows[-1]]) < row_share * h:
-            rows[-1].append(int(i))
+    for i in map(int, np.argsort(centres, kind="stable")):
+        row = rows[-1] if rows else []
+        if row and centres[i] - np.mean(centres[row]) < row_share * h and not stacked[i, row].any():
+            row.append(i)
         else:
-            rows.append([int(i)])
+            rows.append([i])
     return [i for row in rows for i in sorted(row, key=lambda k: boxes[k, 0])]
+
+
+def row_order(lines: list[Line], row_share: float = 0.5) -> list[int]:
+    """Indices of a block's lines top to bottom, lines side by side on a row left to right (``_rows``)."""
+    return _rows(_boxes(lines), line_height(lines), row_share) if lines else []
+
+
+def _block_boxes(lines: list[Line], blocks: list[list[int]]) -> np.ndarray:
+    """(N, 4) the box around each block's lines."""
+    boxes = [_boxes([lines[i] for i in b]) for b in blocks]
+    return np.array([[*b[:, :2].min(0), *b[:, 2:].max(0)] for b in boxes]).reshape(-1, 4)
+
+
+def merge_nested(lines: list[Line], blocks: list[list[int]], share: float = 0.5) -> list[list[int]]:
+    """Blocks whose boxes overlap by ``share`` of the smaller box merged into one: no cut separates them (a
+    salutation or an insertion cut off from the text around it), so their lines are read row by row."""
+    x0, y0, x1, y1 = _block_boxes(lines, blocks).T
+    w = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None)
+    h = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
+    area = (x1 - x0) * (y1 - y0)
+    links = w * h >= share * np.maximum(1.0, np.minimum(area[:, None], area[None]))
+    return [sorted(i for k in group for i in blocks[k]) for group in _components(len(blocks), links)]
 
 
 def _gaps(starts: np.ndarray, ends: np.ndarray, min_gap: float) -> list[float]:
@@ -167,8 +200,9 @@ def marginal_notes(boxes: np.ndarray, near: float) -> dict[int, int]:
 
 def order_blocks(boxes: np.ndarray, line_boxes: list[np.ndarray], idx: list[int] | None = None,
                  line_h: float = 20.0) -> list[int]:
-    """Block indices in reading order by a recursive X-Y cut, column gaps first: ``boxes`` (N, 4) are the
-    blocks' boxes, ``line_boxes`` the boxes of each block's lines."""
+    """Block indices in reading order by a recursive X-Y cut: column gaps between long lines first, then
+    horizontal bands, then parts side by side that each span half the height, else by the rows of the blocks'
+    top lines. ``boxes`` (N, 4) are the blocks' boxes, ``line_boxes`` the boxes of each block's lines."""
     idx = list(range(len(boxes))) if idx is None else idx
     if len(idx) <= 1:
         return idx
@@ -178,7 +212,33 @@ def order_blocks(boxes: np.ndarray, line_boxes: list[np.ndarray], idx: list[int]
     bands = _split(boxes, idx, 1, 0.0)
     if len(bands) > 1:
         return [i for band in bands for i in order_blocks(boxes, line_boxes, band, line_h)]
-    return sorted(idx, key=lambda i: (boxes[i, 1], boxes[i, 0]))
+    parts = _split(boxes, idx, 0, 0.0)  # side by side, each over half the height: pages, a narrow gutter
+    height = boxes[idx, 3].max() - boxes[idx, 1].min()
+    if len(parts) > 1 and all(boxes[p, 3].max() - boxes[p, 1].min() >= height / 2 for p in parts):
+        return [i for part in parts for i in order_blocks(boxes, line_boxes, part, line_h)]
+    tops = np.array([b[np.argmin(b[:, 1] + b[:, 3])] for b in (line_boxes[i] for i in idx)])
+    return [idx[k] for k in _rows(tops, line_h)]  # by their top lines: those on one row left to right
+
+
+def _reads_before(a, b, h: float) -> bool:
+    """Whether box ``a`` (x0, y0, x1, y1) reads before box ``b``: on one row (centres within half of ``h``,
+    side by side) when it is further left, else when its centre is higher."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ca, cb = (a[1] + a[3]) / 2, (b[1] + b[3]) / 2
+    if abs(ca - cb) < 0.5 * h and not _stacked(np.stack([a, b]))[0][0, 1]:
+        return bool(a[0] < b[0])
+    return bool(ca < cb)
+
+
+def note_places(anchor: np.ndarray, tops: list[np.ndarray], h: float) -> list[int]:
+    """Where each marginal note comes among its anchor block's lines (``anchor``: their boxes, in reading
+    order; ``tops``: each note's top line box): before the first line it reads before, so beside the line it
+    sits next to; a note right of the block's first line only (a folio or page number) after the block."""
+    places = []
+    for top in tops:
+        k = next((k for k, box in enumerate(anchor) if _reads_before(top, box, h)), len(anchor))
+        places.append(len(anchor) if k == 1 and top[0] > anchor[:, 2].max() else k)
+    return places
 
 
 def skew_angle(lines: list[Line]) -> float:
@@ -210,19 +270,22 @@ def layout(lines: list[Line]) -> list[Block]:
         return []
     upright = deskewed(lines)
     h = line_height(upright)
-    groups = merge_tables(upright, group_blocks(upright))
+    groups = merge_nested(upright, merge_tables(upright, group_blocks(upright)))
     groups = [[g[k] for k in row_order([upright[i] for i in g])] for g in groups]
-    boxes = np.array([[min(upright[i].bbox[0] for i in g), min(upright[i].bbox[1] for i in g),
-                       max(upright[i].bbox[2] for i in g), max(upright[i].bbox[3] for i in g)] for g in groups])
+    boxes = _block_boxes(upright, groups)
     notes = marginal_notes(boxes, 3 * h)
     line_boxes = [_boxes([upright[i] for i in g]) for g in groups]
     main = order_blocks(boxes, line_boxes, [i for i in range(len(groups)) if i not in notes], h)
-    order = []
+    segments = []  # the blocks' lines in reading order, an anchor block split where its notes come in
     for b in main:
-        order += [b] + sorted((i for i, anchor in notes.items() if anchor == b), key=lambda i: boxes[i, 1])
+        beside = sorted((i for i, anchor in notes.items() if anchor == b), key=lambda i: boxes[i, 1])
+        at = note_places(line_boxes[b], [line_boxes[n][0] for n in beside], h)
+        cuts = sorted({0, *at})
+        for start, end in zip(cuts, [*cuts[1:], len(groups[b])]):
+            segments += [groups[n] for n, k in zip(beside, at) if k == start] + [groups[b][start:end]]
     out, n = [], 0
-    for k, b in enumerate(order):
-        block_lines = [lines[i] for i in groups[b]]
+    for k, segment in enumerate(s for s in segments if s):
+        block_lines = [lines[i] for i in segment]
         for line in block_lines:
             n += 1
             line.id = f"l{n}"

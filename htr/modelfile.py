@@ -3,8 +3,9 @@
 A weights file is a dict written with ``torch.save`` and read with ``torch.load(weights_only=True)``:
 ``format`` ("htr-det/1" or "htr-rec/1": the kind and the layout's version), the model's tensors, its
 config as a plain dict, how to prepare its input, and free-form ``meta``; the keys beside ``format`` are the
-model's own (see ``htr.detection.detector`` and ``htr.recognition.recognizer``). Recogniser files written
-before the tag (the shipped ``rec.pt`` among them) carry no ``format`` and are read as "htr-rec/1".
+model's own (see ``htr.detection.detector`` and ``htr.recognition.recognizer``: a recogniser's file may also hold
+the ``calibration`` of its confidences, ``htr.calibration``). Recogniser files written before the tag carry no
+``format`` and are read as "htr-rec/1".
 """
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ class ReaderOptions:
     rec_weights: str | Path | None = None  # the recogniser's (None: htr/weights/rec.pt)
     beam: int = DEFAULT_BEAM  # CTC beam width; 0: greedy decoding, no language model
     lm: str | Path | None = DEFAULT_LM  # character language model of the beam search; None: none
-    lang: tuple[str, ...] | None = None  # languages whose word lists the beam favours (None: the default)
+    lang: tuple[str, ...] | str | None = None  # languages whose word lists the beam favours; None or "auto": each
+    # page's own, chosen from a first reading of it (``Recognizer.recognize_page``); (): none
     orient: bool = True  # look for pages turned by 90, 180 or 270 degrees (``htr.orientation``)
     batch_size: int = 16  # text lines recognised per forward pass
     threads: int | None = None  # torch CPU threads (None: torch's choice)

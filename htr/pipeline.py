@@ -55,24 +55,27 @@ class Reader:
     def orient(self) -> bool:
         return self.options.orient
 
-    def _recognise(self, image: np.ndarray, lines: list[Line], check_turned: bool = False) -> list[Line] | None:
+    def _recognise(self, image: np.ndarray, lines: list[Line],
+                   check_turned: bool = False) -> tuple[list[Line], str | None] | None:
         """Crop and read ``lines`` of ``image`` in place: text, confidence and words with polygons from the
-        recogniser's character spans. Returns the lines that could be cropped; with ``check_turned``, None
-        instead (and nothing written) when the page reads better upside down: the longest lines, read in
-        the same batches turned by 180 degrees, come out more confident (``htr.orientation``)."""
+        recogniser's character spans. Returns the lines that could be cropped and the language they were read
+        in (``Recognizer.recognize_page``); with ``check_turned``, None instead (and nothing written) when the
+        page reads better upside down: the longest lines, read in the same batches turned by 180 degrees, come
+        out more confident (``htr.orientation``)."""
         crops = crop_page_lines(image, lines, self.recognizer.height)
         kept = [(line, crop) for line, crop in zip(lines, crops) if crop is not None]
         images = [crop.image for _, crop in kept]
         sample = upside_down_sample([line.bbox[2] - line.bbox[0] for line, _ in kept]) if check_turned else []
-        results = self.recognizer.recognize(images + [images[i][::-1, ::-1].copy() for i in sample])
+        results, language = self.recognizer.recognize_page(
+            images + [images[i][::-1, ::-1].copy() for i in sample], sample=len(images))
         results, turned = results[: len(kept)], results[len(kept):]
-        if reads_upside_down([results[i].confidence for i in sample], [r.confidence for r in turned]):
+        if reads_upside_down([results[i].raw for i in sample], [r.raw for r in turned]):  # uncalibrated scores
             return None
         for (line, crop), rec in zip(kept, results):
             line.text, line.confidence = rec.text, round(float(rec.confidence), 4)
             line.words = [Word(polygon=crop.span_polygon(w.x0, w.x1), text=w.text,
                                confidence=round(float(w.confidence), 4)) for w in rec.words]
-        return [line for line, _ in kept]
+        return [line for line, _ in kept], language
 
     def read(self, image: ImageSource, lines: Page | str | Path | None = None,
              source: str | None = None) -> Page:
@@ -91,7 +94,7 @@ class Reader:
             page.source = page.source or source
             page.clip_to_image()
             tick = time.perf_counter()
-            self._recognise(rgb, page.lines)
+            page.language = self._recognise(rgb, page.lines)[1] or page.language
             stages["recognise"] = time.perf_counter() - tick
             return assign_ids(nest_shapes(page, grow_blocks=True))  # the segmentation's lines are kept
         tick = time.perf_counter()
@@ -104,7 +107,7 @@ class Reader:
             oriented = detect_turned(self.detector, rgb, oriented.turns + 2)
             found = _lines(oriented.found)
             read = self._recognise(oriented.image, found)
-        turns, warning, detected = oriented.turns, oriented.warning, len(found)
+        (read, language), turns, warning, detected = read, oriented.turns, oriented.warning, len(found)
         found = [ln for ln in read if ln.text.strip()]
         stages["recognise"] = time.perf_counter() - tick
         if detected and not found:
@@ -113,7 +116,8 @@ class Reader:
         blocks = layout(found)  # in the upright page; then the shapes go back to the scan's pixels
         unrotate_shapes([*blocks, *found, *(w for ln in found for w in ln.words)], turns, width, height)
         page = assign_ids(nest_shapes(Page(width=width, height=height, blocks=blocks, source=source,
-                                           rotation=90 * turns, warnings=[warning] if warning else [])))
+                                           rotation=90 * turns, warnings=[warning] if warning else [],
+                                           language=language)))
         stages["layout"] = time.perf_counter() - tick
         return page
 

@@ -313,6 +313,6 @@ def test_evaluation_runs_score_any_function_as_a_system():
     docs = [[SimpleNamespace(image=None, text="abc"), SimpleNamespace(image=None, text="de")]]
     scores, seconds, lines, documents = score_lines(docs, {"echo": lambda crops: ["abc", "dx"]})
     assert (scores["echo"].cer, lines, documents) == (pytest.approx(0.2), 2, 1) and seconds["echo"] >= 0
-    score, seconds = score_pages([(Path("p.png"), Path("p.xml"), "Dear Madam")], lambda image, xml: "dear madam",
-                                 case=True)
-    assert score.cer == 0.0 and len(seconds) == 1
+    score, seconds, order = score_pages([(Path("p.png"), Path("p.xml"), "Dear Madam")],
+                                        lambda image, xml: "dear madam", case=True)
+    assert score.cer == 0.0 and len(seconds) == 1 and order is None  # a text, not lines: no reading order

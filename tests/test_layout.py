@@ -29,12 +29,20 @@ def test_heading_spanning_columns_comes_first():
     assert read(right + left + [heading]) == ["title"] + [f"L{i}" for i in range(4)] + [f"R{i}" for i in range(4)]
 
 
-def test_marginal_note_read_after_the_text_it_sits_beside():
-    note = column("note", 20, 220, 400, 3)
+def test_marginal_note_read_beside_the_line_it_sits_next_to():
+    """A note in the left margin is read before the line on its first row, one in the right margin after it."""
+    note = column("note", 20, 220, 380, 3)  # on the row of B4
+    right = column("right", 1900, 2100, 470, 2)  # on the row of B6
     body = column("B", 400, 1800, 200, 10)
     after = column("P", 400, 1800, 800, 3)  # the text goes on below the note's height
-    assert read(note + body + after) == [f"B{i}" for i in range(10)] + ["note0", "note1", "note2"] + [
+    assert read(note + right + body + after) == [f"B{i}" for i in range(4)] + ["note0", "note1", "note2"] + [
+        f"B{i}" for i in range(4, 7)] + ["right0", "right1"] + [f"B{i}" for i in range(7, 10)] + [
         f"P{i}" for i in range(3)]
+
+
+def test_folio_number_right_of_a_first_line_read_after_the_block():
+    body = column("B", 400, 1800, 200, 10)
+    assert read([line("154", 2300, 195, 2380), *body]) == [f"B{i}" for i in range(10)] + ["154"]
 
 
 def test_right_aligned_date_and_signature_stay_in_place():
@@ -72,7 +80,8 @@ def test_marginal_note_below_a_letterhead():
     head = line("letterhead", 20, 40, 1800)
     note = column("note", 20, 220, 400, 3)
     body = column("B", 400, 1800, 200, 10)
-    assert read(body + note + [head]) == ["letterhead"] + [f"B{i}" for i in range(10)] + ["note0", "note1", "note2"]
+    assert read(body + note + [head]) == ["letterhead"] + [f"B{i}" for i in range(5)] + [
+        "note0", "note1", "note2"] + [f"B{i}" for i in range(5, 10)]  # beside B5, its top a little above
 
 
 def test_a_stamp_between_the_columns_does_not_join_them():

@@ -21,7 +21,7 @@ CER, WER = ("cer", "CER", ">7", ".4f"), ("wer", "WER", ">7", ".4f")
 BOW_F1 = ("bow_f1", "BoW-F1", ">7", ".4f")
 X_HTR = ("x_htr", "x htr", ">6", ".2f")
 DIGITS = {"cer": 4, "wer": 4, "bow_f1": 4, "precision": 4, "recall": 4, "f1": 4, "x_htr": 3, "median_seconds": 3,
-          "lines_per_second": 2}  # decimals kept in JSON reports
+          "lines_per_second": 2, "order": 4, "moved": 4, "cer_lost": 4}  # decimals kept in JSON reports
 
 
 def folder_column(width: int) -> tuple[str, str, str, str]:
@@ -122,14 +122,28 @@ def register(commands) -> None:
     add_system_option(p)
     add_recognizer_options(p)
     add_scoring_options(p, "print JSON")
+    p.add_argument("--calibration", action="store_true",
+                   help="also print how far htr's confidences are probabilities, per folder and in total: a "
+                        "reliability table of word confidences (a word right: read exactly, case and punctuation "
+                        "included) and of line confidences (a line right: no error), each bin's count, mean "
+                        "confidence and share right, and the expected calibration error (ECE), with the raw "
+                        "scores' ECE beside it")
+    p.add_argument("--calibration-plot", metavar="PNG",
+                   help="with --calibration: write the total's reliability diagram (raw, calibrated) there")
     p.set_defaults(func=run_lines)
 
     p = sub.add_parser(
         "pages", help="page CER and bag-of-words F1 of the full pipeline",
         description="Read every page image of folders with ground-truth PAGE/ALTO beside them with the full "
                     "pipeline (and with other engines, --system) and score the page text in reading order: CER, "
-                    "WER, bag-of-words F1 and seconds per page, per folder and in total.")
-    p.add_argument("gt_dirs", nargs="+", help="folders of page images with ground-truth PAGE/ALTO beside them")
+                    "WER, bag-of-words F1 and seconds per page, per folder and in total; and htr's reading order "
+                    "(htr.reading_order): order, the share of pairs of lines matched to ground-truth lines that "
+                    "are in the ground truth's order; moved, the share of matched lines out of place; CER-ord, "
+                    "the page CER lost to the order alone.")
+    p.add_argument("gt_dirs", nargs="+", help="folders of page images with ground-truth PAGE/ALTO beside them, or "
+                                              "compiled corpora (a row per source)")
+    p.add_argument("--split", default="dev", choices=("dev", "train"),
+                   help="for a compiled corpus (htr data compile) given as GT_DIR: the split read (default: dev)")
     add_system_option(p)
     p.add_argument("--gt-lines", action="store_true",
                    help="htr reads the ground-truth lines instead of detecting them (the recogniser's and the "
@@ -234,45 +248,88 @@ def _line_entry(figures: dict[str, dict], lines: int) -> dict:
 def run_lines(args) -> int:
     """Crop every ground-truth line, recognise the crops with each system, and print CER/WER per folder and
     in total, one row per system, with its CER as a multiple of htr's and its lines per second (time spent
-    recognising only)."""
+    recognising only); with --calibration, the reliability of htr's confidences (``htr.calibration``)."""
     from htr import peers
+    from htr.calibration import confidence_tables, diagram
     from htr.data.lines import labelled_inputs
     from htr.evaluate import TextScore
     from htr.evaluation import line_reader, score_lines
 
     systems = peers.chosen_systems(args.system)
     rec = recognizer(args) if "htr" in systems else None
-    read = {name: line_reader(name, rec) for name in systems}
+    kept, truths = ([], []) if args.calibration and rec is not None else (None, None)  # htr's readings, truths
+    read = {name: line_reader(name, rec, kept) for name in systems}
     folders = folders_of(args.gt_dirs)
     inputs = list(labelled_inputs(folders, rec.height if rec is not None else 40, args.limit, args.split))
     columns = [folder_column(max([6, *(len(label) for label, _ in inputs)])), SYSTEM,
                ("lines", "lines", ">6", "d"), CER, WER, X_HTR, ("lines_per_second", "lines/s", ">8", ".1f")]
     if not args.json:
         print(header(columns))
-    report, parts = {}, []
+    report, parts, calibration = {}, [], {}
     for folder, docs in inputs:
-        scores, seconds, n, n_docs = score_lines(docs, read, args.ignore_case, args.ignore_punctuation)
+        start = len(truths) if truths is not None else 0
+        scores, seconds, n, n_docs = score_lines(docs, read, args.ignore_case, args.ignore_punctuation, truths)
         parts.append((scores, seconds, n))
         figures = _line_figures(scores, seconds, n)
         report[folder] = {**_line_entry(figures, n), "documents": n_docs}
+        if truths is not None:
+            calibration[folder] = confidence_tables(kept[start:], truths[start:])
+            report[folder]["calibration"] = _calibration_entry(calibration[folder])
         if not args.json:
             print(system_rows(folder, figures, columns, {"lines": n}), flush=True)
     lines = sum(p[2] for p in parts)
     total = _line_figures({name: sum((p[0][name] for p in parts), TextScore()) for name in systems},
                           {name: sum(p[1][name] for p in parts) for name in systems}, lines)
+    if truths is not None and len(report) > 1:
+        calibration["total"] = confidence_tables(kept, truths)
     if args.json:
-        print(json.dumps({"folders": report, "total": _line_entry(total, lines)}, indent=1))
+        entry = _line_entry(total, lines)
+        if "total" in calibration:
+            entry["calibration"] = _calibration_entry(calibration["total"])
+        print(json.dumps({"folders": report, "total": entry}, indent=1))
     elif len(report) > 1:
         print(system_rows("total", total, columns, {"lines": lines}))
+    if not args.json:
+        for folder, tables in calibration.items():
+            print(f"\nconfidences, {folder}:\n{_calibration_text(tables)}")
+    if calibration and args.calibration_plot:
+        import cv2
+
+        tables = calibration.get("total") or next(iter(calibration.values()))
+        count = {kind: sum(b.count for b in tables[kind]) for kind in ("words", "lines")}
+        cv2.imwrite(args.calibration_plot, diagram(
+            {f"{count[kind]} {kind}": {"raw score": tables[f"raw {kind}"], "calibrated": tables[kind]}
+             for kind in ("words", "lines")}))
     return 0
+
+
+def _calibration_entry(tables: dict) -> dict:
+    """A folder's confidence tables in JSON: the calibrated ones, and the raw scores' ECE."""
+    from htr.calibration import ece, table_dict
+
+    return {"words": table_dict(tables["words"]), "lines": table_dict(tables["lines"]),
+            "raw_words_ece": round(ece(tables["raw words"]), 4),
+            "raw_lines_ece": round(ece(tables["raw lines"]), 4)}
+
+
+def _calibration_text(tables: dict) -> str:
+    """Word and line reliability tables side by side, then the raw scores' ECE."""
+    from htr.calibration import ece, format_table
+
+    rows = zip(format_table(tables["words"], "word").splitlines(),
+               format_table(tables["lines"], "line").splitlines())
+    return "\n".join(f"{a}    {b}" for a, b in rows) + (
+        f"\n(raw scores: ECE {ece(tables['raw words']):.3f} words, {ece(tables['raw lines']):.3f} lines)")
 
 
 def _page_figures(rows: list, k: int) -> dict:
     """Row ``k``'s figures, its CER as a multiple of htr's in the same folder among ``rows``."""
-    folder, system, score, seconds = rows[k]
+    folder, system, score, seconds, order = rows[k]
     htr_cer = next((r[2].cer for r in rows if r[0] == folder and r[1] == "htr"), 0.0)
+    orders = {"order": order.order, "moved": order.moved, "cer_lost": order.cer_lost} if order else {}
     return {"folder": folder, "system": system, "cer": score.cer, "wer": score.wer, "bow_f1": score.bow_f1,
-            "x_htr": ratio(score.cer, htr_cer), "pages": len(seconds), "median_seconds": median(seconds)}
+            "x_htr": ratio(score.cer, htr_cer), "pages": len(seconds), "median_seconds": median(seconds),
+            **orders}
 
 
 def run_pages(args) -> int:
@@ -280,14 +337,18 @@ def run_pages(args) -> int:
     seconds per page, per folder and in total."""
     from htr import peers
     from htr.evaluate import TextScore
-    from htr.evaluation import ground_truth_pages, page_reader, score_pages
+    from htr.evaluation import page_reader, page_sets, score_pages
+    from htr.reading_order import OrderScore
 
     systems = peers.chosen_systems(args.system)
-    folders = [(folder, ground_truth_pages(folder, args.limit)) for folder in folders_of(args.gt_dirs)]
+    folders = list(page_sets(folders_of(args.gt_dirs), args.split, args.limit).items())
+    if not folders:
+        raise HTRError(f"{', '.join(args.gt_dirs)}: no page images with ground-truth XML beside them")
     htr_reader = reader(args) if "htr" in systems else None
     columns = [folder_column(max(6, *(len(str(f)) for f, _ in folders))), SYSTEM, ("pages", "pages", ">5", "d"),
-               CER, WER, BOW_F1, X_HTR, ("median_seconds", "s/page", ">7", ".2f")]
-    rows = []  # (folder, system, score, seconds per page)
+               CER, WER, BOW_F1, X_HTR, ("median_seconds", "s/page", ">7", ".2f"), ("order", "order", ">6", ".4f"),
+               ("moved", "moved", ">6", ".4f"), ("cer_lost", "CER-ord", ">7", ".4f")]
+    rows = []  # (folder, system, score, seconds per page, reading-order score or None)
 
     def add(*new_row) -> None:
         rows.append(new_row)
@@ -297,7 +358,8 @@ def run_pages(args) -> int:
                   flush=True)
 
     if not args.json:
-        print(header(columns, "   (s/page: median)"))
+        print(header(columns, "   (s/page: median; order: share of line pairs in the ground truth's order, moved: "
+                              "share of lines out of place, CER-ord: CER lost to the order)"))
     read = {system: page_reader(system, htr_reader, args.gt_lines) for system in systems}
     for folder, pairs in folders:
         for system in systems:
@@ -305,7 +367,9 @@ def run_pages(args) -> int:
     if len(folders) > 1:
         for system in systems:
             mine = [r for r in rows if r[1] == system]
-            add("total", system, sum((r[2] for r in mine), TextScore()), [t for r in mine for t in r[3]])
+            orders = [r[4] for r in mine]
+            add("total", system, sum((r[2] for r in mine), TextScore()), [t for r in mine for t in r[3]],
+                None if None in orders else sum(orders, OrderScore()))
     if args.json:
         print(json.dumps({"rows": [rounded(_page_figures(rows, k)) for k in range(len(rows))]}, indent=1))
     return 0

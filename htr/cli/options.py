@@ -10,6 +10,7 @@ from htr.options import ReaderOptions
 from htr.paths import DEFAULT_LM, MODELS, weights_path
 from htr.peers import CHOICES
 from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS
+from htr.recognition.lm import AUTO
 from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
 
 WEIGHTS_HELP = {kind: f"{name} weights (default: the shipped htr/weights/{kind}.pt)" for kind, name in MODELS.items()}
@@ -48,9 +49,11 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lm", default=str(DEFAULT_LM),
                    help="character language model for the beam search, from `htr train lm`; 'none' for none "
                         "(default: the shipped htr/weights/lm.json.gz)")
-    p.add_argument("--lang", help="languages whose word lists the beam search favours: comma-separated codes "
-                                  "of those the language model holds (the shipped one: en fr de es it nl pt cs), "
-                                  f"or 'none' (default: {','.join(DEFAULT_LANGS)}, those of them it holds)")
+    p.add_argument("--lang", default="auto",
+                   help="languages whose word lists the beam search favours: 'auto' (the default), each page's own, "
+                        "chosen from a first (greedy) reading of its lines among those the language model holds "
+                        f"(the shipped one: en fr de es it nl pt cs), or {','.join(DEFAULT_LANGS)} when none is "
+                        "clear; comma-separated codes; or 'none'")
 
 
 def add_pipeline_weights(p: argparse.ArgumentParser) -> None:
@@ -114,9 +117,9 @@ def lm_path(args) -> Path | None:
 
 
 def lang_codes(args) -> tuple[str, ...] | None:
-    """The --lang option as Recognizer takes it: a tuple of codes, () for 'none', None when not given."""
+    """The --lang option as Recognizer takes it: a tuple of codes, () for 'none', None for 'auto' or not given."""
     value = (getattr(args, "lang", None) or "").strip().lower()
-    if not value:
+    if not value or value == AUTO:
         return None
     return () if value == "none" else tuple(c.strip() for c in value.split(",") if c.strip())
 

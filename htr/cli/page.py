@@ -32,7 +32,8 @@ def register(commands) -> None:
     p.add_argument("--lines", help="read the lines of this segmentation (PAGE-XML, ALTO, hOCR or htr JSON) instead "
                                    "of detecting them; the output keeps its regions, lines and ids")
     p.add_argument("--min-confidence", type=float, default=0.0,
-                   help="drop lines and words whose confidence is below this (0-1; default 0: keep all)")
+                   help="drop the words whose confidence (the probability that a word is read right) is below "
+                        "this, and the lines left without words (0-1; default 0: keep all)")
     add_reader_options(p)
     p.set_defaults(func=run)
 

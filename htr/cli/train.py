@@ -1,4 +1,4 @@
-"""`htr train det | rec | lm`: the trainers (``htr.train``), each with its own options (`htr train rec --help`)."""
+"""`htr train det | rec | lm | calibrate`: the trainers (``htr.train``), each with its own options (`htr train rec --help`)."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ TRAINERS = {  # name: (module, help)
     "det": ("htr.train.det", "train the text detector"),
     "lm": ("htr.train.lm", "build the character language model"),
     "rec": ("htr.train.rec", "train the line recogniser"),
+    "calibrate": ("htr.train.calibrate", "fit the recogniser's confidences to held-out lines"),
 }
 
 
@@ -58,7 +59,7 @@ class TrainerParser(argparse.ArgumentParser):
 def register(commands) -> None:
     train = commands.add_parser("train", help="train the detector or the recognizer",
                                 description="Train a model: `htr train det --help`, `htr train rec --help`, "
-                                            "`htr train lm --help`.")
+                                            "`htr train lm --help`, `htr train calibrate --help`.")
     sub = train.add_subparsers(dest="trainer", metavar="MODEL", required=True, parser_class=TrainerParser)
     for name, (module, summary) in TRAINERS.items():
         sub.add_parser(name, help=summary, module=module)

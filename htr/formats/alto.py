@@ -113,7 +113,7 @@ def read_alto(source, clip: bool = True) -> Page:
         blocks.append(Block(polygon=polygon, lines=lines, id=block_elem.get("ID"), kind=_kind(block_elem, labels)))
     file_name = next((e.text.strip() for e in descendants(root, "fileName") if e.text), None)
     page = Page(width=int(_float(page_elem, "WIDTH") or 0), height=int(_float(page_elem, "HEIGHT") or 0),
-                blocks=blocks, source=file_name)
+                blocks=blocks, source=file_name, language=page_elem.get("LANG"))
     return assign_ids(page.clip_to_image() if clip else page)
 
 
@@ -173,7 +173,7 @@ def write_alto(page: Page) -> str:
             _sub(tags, "OtherTag", ID=tag_ids[kind], LABEL=kind, DESCRIPTION=f"type {kind}")
 
     page_elem = _sub(_sub(root, "Layout"), "Page", ID=ids("page"), PHYSICAL_IMG_NR="1",
-                     WIDTH=str(int(page.width)), HEIGHT=str(int(page.height)))
+                     WIDTH=str(int(page.width)), HEIGHT=str(int(page.height)), LANG=page.language)
     space = _sub(page_elem, "PrintSpace", HPOS="0", VPOS="0", WIDTH=str(int(page.width)),
                  HEIGHT=str(int(page.height)))
     for block in page.blocks:

@@ -70,6 +70,8 @@ def write_hocr(page: Page, page_number: int = 1) -> str:
     p = page_number
     page_div = _el(body, "div", "ocr_page", f"page_{p}",
                    _title(image, _bbox(box_polygon(0, 0, page.width, page.height)), f"ppageno {p - 1}"))
+    if page.language:
+        page_div.set("lang", page.language)
     for block in page.blocks:
         polygon = block.polygon if len(block.polygon) else hull_polygon([ln.polygon for ln in block.lines])
         area = _el(page_div, "div", "ocr_carea", block.id, _bbox(polygon))
@@ -145,6 +147,7 @@ class _HocrParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, set[str]]] = []
         self.page_props: dict[str, str] = {}
+        self.language: str | None = None  # the ocr_page's lang
         self.blocks: list[Block] = []
         self.line: Line | None = None
         self.word: Word | None = None
@@ -157,7 +160,7 @@ class _HocrParser(HTMLParser):
         if tag not in ("br", "img", "meta", "link", "input", "hr"):
             self.stack.append((tag, classes))
         if "ocr_page" in classes:
-            self.page_props = props
+            self.page_props, self.language = props, attrs.get("lang")
         elif "ocr_carea" in classes:
             self.blocks.append(Block(polygon=_geometry(props), id=attrs.get("id")))
         elif classes & LINE_CLASSES:
@@ -202,4 +205,4 @@ def read_hocr(text: str) -> Page:
             block.polygon = hull_polygon([line.polygon for line in block.lines])
     blocks = [b for b in parser.blocks if b.lines]
     return assign_ids(Page(width=bbox[2] - bbox[0], height=bbox[3] - bbox[1], blocks=blocks,
-                           source=image.group(1) if image else None))
+                           source=image.group(1) if image else None, language=parser.language))

@@ -30,7 +30,7 @@ def page_to_dict(page: Page) -> dict:
                 "words": [word(w) for w in ln.words]}
 
     return {"schema": SCHEMA, "source": page.source, "width": page.width, "height": page.height,
-            "rotation": page.rotation, "warnings": list(page.warnings),
+            "rotation": page.rotation, "warnings": list(page.warnings), "language": page.language,
             "blocks": [{"id": b.id, "kind": b.kind, "polygon": _points(b.polygon),
                         "lines": [line(ln) for ln in b.lines]} for b in page.blocks]}
 
@@ -43,7 +43,7 @@ def page_from_dict(data: dict) -> Page:
     try:
         return Page(width=int(data["width"]), height=int(data["height"]), source=data.get("source"),
                     rotation=int(data.get("rotation", 0)), warnings=[str(w) for w in data.get("warnings", [])],
-                    blocks=[
+                    language=data.get("language"), blocks=[
             Block(polygon=_polygon(b["polygon"]), id=b.get("id"), kind=b.get("kind"), lines=[
                 Line(polygon=_polygon(ln["polygon"]), text=ln.get("text", ""), confidence=ln.get("confidence"),
                      baseline=None if ln.get("baseline") is None else _polygon(ln["baseline"]),

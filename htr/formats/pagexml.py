@@ -24,6 +24,9 @@ REGION_TYPES = {
     "signature-mark", "catch-word", "marginalia", "footnote", "footnote-continued", "endnote", "TOC-entry",
     "list-label", "other",
 }
+# Page/@primaryLanguage (a name of the schema's) of each Page.language (a code)
+LANGUAGES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
+             "nl": "Dutch", "pt": "Portuguese"}
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -143,7 +146,9 @@ def read_page_xml(source, clip: bool = True) -> Page:
             polygon = hull_polygon([line.polygon for line in lines])
         kind = region.get("type") or _custom_value(region, "structure", "type")
         blocks.append(Block(polygon=polygon, lines=lines, id=region.get("id"), kind=kind))
-    page = Page(width=width, height=height, blocks=blocks, source=page_elem.get("imageFilename"))
+    codes = {name: code for code, name in LANGUAGES.items()}
+    page = Page(width=width, height=height, blocks=blocks, source=page_elem.get("imageFilename"),
+                language=codes.get(page_elem.get("primaryLanguage")))
     return assign_ids(page.clip_to_image() if clip else page)
 
 
@@ -195,7 +200,7 @@ def write_page_xml(page: Page, creator: str | None = None, created: datetime | N
     _sub(meta, "Created").text = now
     _sub(meta, "LastChange").text = now
     page_elem = _sub(root, "Page", imageFilename=page.source or "", imageWidth=str(int(page.width)),
-                     imageHeight=str(int(page.height)))
+                     imageHeight=str(int(page.height)), primaryLanguage=LANGUAGES.get(page.language))
     assign_ids(page)
     ids = IdMaker(e.id for e in page.elements())
     if page.blocks:

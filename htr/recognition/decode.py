@@ -3,9 +3,10 @@
 Input is one line's (T, C) log-probabilities (log-softmax of the model's logits, blank = 0). Frame t
 covers crop columns [t * stride, (t + 1) * stride). A character's span is the frames the best path spends
 on it, widened to the midpoints of the gaps to its neighbours within a word; a word's span runs from its
-first character's start to its last character's end. Confidences: a character's is its peak probability,
+first character's start to its last character's end. Raw confidences: a character's is its peak probability,
 a word's the lowest of its characters', a line's the mean of its characters' (the mean blank probability
-for an empty line).
+for an empty line). ``Recognizer`` turns a word's and a line's into probabilities (``htr.calibration``) when
+its weights file holds a calibration; ``raw`` keeps the score above.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from htr.recognition import fastdecode
 from htr.recognition.lm import WORD_ENDS, CharLM
 
 DEFAULT_BEAM = 10  # beam width of the CLI and Reader (0 or 1: greedy)
-DEFAULT_LANGS = ("en", "fr")  # word lists the beam search favours unless --lang says otherwise
+DEFAULT_LANGS = ("en", "fr")  # word lists for a page whose language --lang auto (the default) finds unclear
 
 
 @dataclass
@@ -35,15 +36,23 @@ class WordSpan:
     text: str
     x0: float
     x1: float
-    confidence: float
+    confidence: float  # the probability that the word is read right, where the weights are calibrated
+    raw: float | None = None  # the uncalibrated score (None: the confidence)
+
+    def __post_init__(self):
+        self.raw = self.confidence if self.raw is None else self.raw
 
 
 @dataclass
 class LineRecognition:
     text: str
-    confidence: float
+    confidence: float  # the probability that the line has no error, where the weights are calibrated
     chars: list[CharSpan] = field(default_factory=list)
     words: list[WordSpan] = field(default_factory=list)
+    raw: float | None = None  # the uncalibrated score (None: the confidence)
+
+    def __post_init__(self):
+        self.raw = self.confidence if self.raw is None else self.raw
 
     def to_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 4),

@@ -3,14 +3,16 @@
 Built from transcriptions by ``htr train lm`` and shipped as ``htr/weights/lm.json.gz``: counts of each
 character after each context of up to ``order - 1`` characters, lines starting with a line-start mark.
 ``logprob(context, char)`` is what the beam search adds (times a weight) when a prefix grows by a character.
-The file may also hold a word list per language (``lexicons``: lower-case words), which the beam search
-rewards a word for being in (``--lang``).
+The file may also hold a word list per language (``lexicons``: lower-case words, most frequent first), which
+the beam search rewards a word for being in (``--lang``); ``choose_language`` picks a page's language from a first
+reading of it (``--lang auto``).
 """
 from __future__ import annotations
 
 import gzip
 import json
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from htr.files import atomic_path
 
 START = "\x02"  # line start: the context of a line's first characters
 WORD_ENDS = " ,.;:!?)]»\"-"  # characters that close a word the lexicon is asked about
+AUTO = "auto"  # --lang auto: each page's language chosen by choose_language
+WORD = re.compile(r"[^\W\d_]{2,}")  # a word choose_language counts: a run of two or more letters
+MIN_WORDS = 15  # words a first reading needs for choose_language to pick a language
+MIN_MARGIN = 0.5  # nats a word by which the chosen language must beat the next one
 
 
 class CharLM:
@@ -89,3 +95,26 @@ class CharLM:
                 total -= math.log(self.prob(text[:i], ch))
                 n += 1
         return math.exp(total / max(1, n))
+
+
+def word_ranks(lexicons: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+    """Each word list as {word: its rank} (the lists are most frequent first)."""
+    return {lang: {w: i for i, w in enumerate(words)} for lang, words in lexicons.items()}
+
+
+def choose_language(texts, ranks: dict[str, dict[str, int]], min_words: int = MIN_WORDS,
+                    min_margin: float = MIN_MARGIN) -> str | None:
+    """The language of ``texts`` (a first reading of a page's lines): the one under which their words (WORD, in
+    lower case) are likeliest, a word taken to have probability proportional to 1 / (its rank + 1) in that
+    language's word list (Zipf's law) and a word not in it the rank after the longest list's last. None when the
+    texts have fewer than ``min_words`` words, or the best language beats the next by under ``min_margin`` nats
+    a word (``ranks``: ``word_ranks`` of the word lists)."""
+    words = [w for text in texts for w in WORD.findall(text.lower())]
+    if len(words) < min_words or not ranks:
+        return None
+    unknown = max(map(len, ranks.values()))
+    scores = sorted(((-sum(math.log(r.get(w, unknown) + 1) for w in words), lang) for lang, r in ranks.items()),
+                    reverse=True)
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < min_margin * len(words):
+        return None
+    return scores[0][1]

@@ -2,8 +2,9 @@
 
 A weights file (``htr.modelfile``) is a dict: ``format`` ("htr-rec/1"; absent in files written before it),
 ``state_dict`` (fp16 tensors), ``config`` (RecConfig as a plain dict), ``charset`` (str; labels 0 and 1 are
-blank and unknown), ``preprocess`` ({"height", "normalize", "stride"}) and free-form ``meta`` (training
-step, dev CER...).
+blank and unknown), ``preprocess`` ({"height", "normalize", "stride"}), free-form ``meta`` (training
+step, dev CER...) and, once ``htr train calibrate`` has fitted it, ``calibration`` (``htr.calibration``: what
+turns the raw confidences into probabilities; a file without it gives the raw scores).
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import cv2
 import numpy as np
 import torch
 
+from htr.calibration import Calibration, known_words
 from htr.modelfile import load_model_file, save_model_file
 from htr.recognition.codec import Codec
-from htr.recognition.decode import DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode
-from htr.recognition.lm import CharLM
+from htr.recognition.decode import (DEFAULT_BEAM, DEFAULT_LANGS, LanguageModel, LineRecognition, decode,
+                                    greedy_decode)
+from htr.recognition.lm import AUTO, CharLM, choose_language, word_ranks
 from htr.paths import DEFAULT_LM, default_weights, weights_path
 from htr.recognition.model import CRNN, RecConfig, build_model
 from htr.runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, runtime_model, use_bf16
@@ -71,6 +74,12 @@ def save_weights(path, model: CRNN, codec: Codec, meta: dict | None = None, half
         "meta": dict(meta or {})})
 
 
+def save_calibration(weights, out, calibration: Calibration) -> None:
+    """Write the weights file ``weights`` (None: the shipped one) to ``out`` with ``calibration`` in it."""
+    blob = {k: v for k, v in load_model_file(weights, "rec").items() if k != "format"}
+    save_model_file(out, "rec", {**blob, "calibration": calibration.to_dict()})
+
+
 def load_weights(path=None) -> tuple[CRNN, Codec, dict]:
     """(model in eval mode, fp32; codec; the file's dict without the state dict); None: the shipped weights."""
     blob = load_model_file(path, "rec")
@@ -86,26 +95,48 @@ class Recognizer:
     """Loads a weights file once; ``recognize`` reads a list of line crops in batches sorted by width."""
 
     def __init__(self, weights=None, *, beam: int = DEFAULT_BEAM, lm: str | Path | None = DEFAULT_LM,
-                 batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | None = None,
+                 batch_size: int = 16, max_pixels: int = 400_000, lang: tuple[str, ...] | str | None = None,
                  precision: str = DEFAULT_PRECISION, runtime: str = DEFAULT_RUNTIME):
         """``weights``: a weights file (None: the shipped one). ``beam`` < 2: greedy decoding; else beam search, with the language model ``lm`` (a file from
         ``htr train lm``; the default is used when present, None for none) and the word lists of ``lang``
-        (language codes; None: DEFAULT_LANGS, those of them the model has; () for none). ``precision``: "fp32",
-        "bf16" or "auto" (bf16 where the CPU computes it natively), for the torch runtime. ``runtime``: "torch" or
-        "onnx" (ONNX Runtime, fp32, the export cached per weights file: htr.runtime)."""
+        (language codes, a tuple or comma-separated; () for none; None or "auto": each page's own, chosen by
+        ``recognize_page``). ``precision``: "fp32", "bf16" or "auto" (bf16 where the CPU computes it natively),
+        for the torch runtime. ``runtime``: "torch" or "onnx" (ONNX Runtime, fp32, the export cached per weights
+        file: htr.runtime)."""
         self.model, self.codec, self.info = load_weights(weights)
         self.net = runtime_model(self.model, "rec", runtime, weights_path(weights, "rec"))  # runs the model
         self.height = self.model.cfg.height
         self.stride = self.model.cfg.stride
         self.beam, self.batch_size, self.max_pixels = beam, batch_size, max_pixels
         self.bf16 = use_bf16(precision, runtime)
-        self.lm = None
+        self.lm = self.language = self.ranks = None  # ranks: the word lists' for choose_language (--lang auto)
+        self.models: dict[tuple[str, ...], LanguageModel] = {}  # per set of word lists, made on first use
+        if isinstance(lang, str):
+            lang = tuple(x.strip() for x in lang.split(",") if x.strip())
         if beam > 1 and lm is not None and (Path(lm).is_file() or Path(lm) != DEFAULT_LM):
-            char_lm = CharLM.load(lm)
-            langs = tuple(x for x in DEFAULT_LANGS if x in char_lm.lexicons) if lang is None else tuple(lang)
-            meta = char_lm.meta
-            self.lm = LanguageModel(char_lm, self.codec, meta.get("weight", 0.5), meta.get("bonus", 1.0),
-                                    char_lm.words(langs), meta.get("known", 0.0), meta.get("unknown", 0.0))
+            self.char_lm = CharLM.load(lm)
+            auto = lang is None or tuple(lang) == (AUTO,)
+            langs = tuple(x for x in DEFAULT_LANGS if x in self.char_lm.lexicons) if auto else tuple(lang)
+            self.lm = self.language_model(langs)  # --lang's, or with auto those of a page of no clear language
+            self.language = langs[0] if len(langs) == 1 and not auto else None
+            if auto and self.char_lm.lexicons:
+                self.ranks = word_ranks(self.char_lm.lexicons)
+        # Confidences as probabilities (htr.calibration), when the weights file holds a calibration; its known
+        # words are the language model's word lists, every language (none without a language model).
+        calibration = self.info.get("calibration")
+        self.calibration = Calibration.from_dict(calibration) if calibration else None
+        self.known_words = frozenset()
+        if self.calibration is not None and self.lm is not None:
+            self.known_words = known_words(self.char_lm)
+
+    def language_model(self, langs: tuple[str, ...]) -> LanguageModel:
+        """The beam search's language model with the word lists of ``langs``."""
+        if langs not in self.models:
+            meta = self.char_lm.meta
+            self.models[langs] = LanguageModel(
+                self.char_lm, self.codec, meta.get("weight", 0.5), meta.get("bonus", 1.0), self.char_lm.words(langs),
+                meta.get("known", 0.0), meta.get("unknown", 0.0))
+        return self.models[langs]
 
     @torch.inference_mode()
     def logprobs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
@@ -131,15 +162,31 @@ class Recognizer:
 
     def recognize(self, crops: list[np.ndarray]) -> list[LineRecognition]:
         """Text, confidences and char/word x-spans (in each crop's own pixels) for grey or RGB crops."""
+        return self.recognize_page(crops)[0]
+
+    def recognize_page(self, crops: list[np.ndarray], sample: int | None = None,
+                       ) -> tuple[list[LineRecognition], str | None]:
+        """``recognize`` for the lines of a page, and the language whose word list decoded them (None: none, or
+        several). With --lang auto, the language is chosen by ``choose_language`` from a greedy decoding of the
+        first ``sample`` crops (None: all), the beam search then uses its word list; DEFAULT_LANGS' when none is
+        clear."""
+        logprobs = self.logprobs(crops)
+        lm, language = self.lm, self.language
+        if self.ranks is not None:
+            first = [greedy_decode(lp, self.codec, self.stride).text for lp in logprobs[:sample]]
+            language = choose_language(first, self.ranks)
+            lm = self.language_model((language,)) if language else lm
         results = []
-        for crop, lp in zip(crops, self.logprobs(crops)):
-            rec = decode(lp, self.codec, self.beam, self.stride, self.lm)
+        for crop, lp in zip(crops, logprobs):
+            rec = decode(lp, self.codec, self.beam, self.stride, lm)
             factor = crop.shape[0] / self.height  # spans back to the caller's crop pixels
             if factor != 1:
                 for s in [*rec.chars, *rec.words]:
                     s.x0, s.x1 = s.x0 * factor, s.x1 * factor
+            if self.calibration is not None:
+                self.calibration.apply(rec, self.known_words)
             results.append(rec)
-        return results
+        return results, language
 
     def recognize_line(self, crop: np.ndarray) -> LineRecognition:
         return self.recognize([crop])[0]
