@@ -11,6 +11,8 @@
 #   training/train_rec.sh v3 N MINUTES [OPTIONS]  # 2. cycle N of the winner: from cycle N-1's last state where
 #                                             #    this machine has it, else the committed checkpoints/rec/v3.pt;
 #                                             #    OPTIONS go to `htr train rec` (e.g. --threads 1)
+#   training/train_rec.sh v3-augment MINUTES  # augmentation on and off for the winner: two branches of INIT (default:
+#                                             #    checkpoints/rec/v3.pt) side by side, MINUTES of CPU time each
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
@@ -27,6 +29,17 @@ case ${1:-} in
     else init=checkpoints/rec/v3.pt; fi
     $HTR train rec --config training/recipes/rec-v3-cycle.toml --out "$RUNS/rec_v3_$n" --init "$init" \
       --minutes "$minutes" --seed $((n + 1)) "${@:4}" ;;
+  v3-augment)
+    minutes=$2; init=${INIT:-checkpoints/rec/v3.pt}; mkdir -p "$RUNS/v3aug"
+    for a in 1.0 0.0; do
+      $HTR train rec --config training/recipes/rec-v3-cycle.toml --out "$RUNS/v3aug/augment-$a" --init "$init" \
+        --minutes "$minutes" --clock cpu --threads 1 --workers 0 --augment $a --seed 7 \
+        --eval-every 400 > "$RUNS/v3aug/augment-$a.log" 2>&1 &
+    done
+    wait
+    python -c "import sys; from pathlib import Path; from htr.train.plot import plot_runs
+runs = Path(sys.argv[1]); plot_runs({p.name: p / 'log.csv' for p in sorted(runs.glob('augment-*/'))}, runs / 'cer_vs_cpu.png')" \
+      "$RUNS/v3aug" ;;
   cycle)
     n=$2; minutes=$3
     # from INIT if given, else the previous cycle's last state where this machine still has it, else the
