@@ -96,3 +96,55 @@ def test_v3_trains_with_the_aux_head_on_a_cpu_clock_from_a_40px_corpus(tmp_path)
     model, _, info = load_weights(out / "weights.pt")
     assert model.cfg.stem and model.cfg.aux_ctc and info["preprocess"] == {"height": 64, "normalize": "invert-stretch",
                                                                           "stride": 8}
+
+
+def load_device_shard():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "training" / "device_shard.py"
+    spec = importlib.util.spec_from_file_location("device_shard", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_device_shard_keeps_the_dev_subset_and_unpacks_to_the_recipes_corpus(tmp_path):
+    """training/device_shard.py: the dev subset whole, a share of train as the budget allows, crops back as a
+    compiled corpus at the recipe's paths (lossy WebP: close, not equal), a real corpus never overwritten."""
+    from htr.cli import main
+
+    shard_tool = load_device_shard()
+    crops = write_crops(tmp_path / "words", words=[f"word {i} abc" for i in range(40)])
+    corpus = tmp_path / "c64"
+    assert main(["data", "compile", f"w={crops}:train", f"dev={crops}:dev", "-o", str(corpus), "--height", "64",
+                 "--quiet"]) == 0
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'data = ["{corpus}/w:2", "{corpus}/dev"]\neval_lines = 10\n')
+    whole = shard_tool.pack(recipe, tmp_path / "whole", mib=5)
+    assert whole == {"w": (40, 40, 0), "dev": (0, 0, 10)}
+    unpacked = tmp_path / "device" / "c64"
+    assert shard_tool.unpack(tmp_path / "whole", unpacked) == 50
+    original, back = open_lines(corpus, "train"), open_lines(unpacked, "train")
+    assert sorted(back.texts) == sorted(original.texts) and back.height == 64
+    for i in range(len(back)):
+        j = original.texts.index(back.texts[i])
+        assert back.image(i).shape == original.image(j).shape
+        assert np.abs(back.image(i).astype(int) - original.image(j)).mean() < 4
+    assert len(open_lines(unpacked, "dev")) == 10
+
+    dev_bytes = sum(f.stat().st_size for f in (tmp_path / "whole" / "dev").glob("crops.bin"))
+    part = shard_tool.pack(recipe, tmp_path / "part", mib=2 * dev_bytes / 2 ** 20)
+    assert part["dev"] == (0, 0, 10) and 0 < part["w"][0] < 40
+    with pytest.raises(SystemExit, match="too small"):
+        shard_tool.pack(recipe, tmp_path / "tiny", mib=dev_bytes / 2 ** 21)
+    with pytest.raises(SystemExit, match="holds a compiled corpus"):
+        shard_tool.unpack(tmp_path / "whole", corpus)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_training_on_a_gpu_that_is_not_there_is_refused_clearly(tmp_path, capsys):
+    assert rec.training_device("auto") == torch.device("cpu")
+    parser = rec.configure_parser(argparse.ArgumentParser())
+    assert rec.run(parser.parse_args(["--out", str(tmp_path / "run"), "--device", "cuda"])) == 2
+    assert "torch sees no GPU" in capsys.readouterr().err

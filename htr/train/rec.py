@@ -105,6 +105,7 @@ class RecRecipe:
     max_steps: int = 0
     threads: int = 2
     bf16: str = "off"
+    device: str = "auto"
     workers: int = 1
     seed: int = 1
     augment: float | None = None
@@ -170,6 +171,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--bf16", choices=("auto", "on", "off"),
       help="forward pass in bfloat16 (autocast; the loss and optimiser stay fp32): auto uses it where the CPU "
            "has native bfloat16 (AMX or AVX512-BF16)")
+    a("--device", choices=("cpu", "cuda", "auto"),
+      help="where the model trains: cpu, cuda (a GPU), or auto (cuda where torch sees one); batches are made on "
+           "the CPU by --workers either way")
     a("--workers", type=int, help="DataLoader workers")
     a("--seed", type=int)
     a("--augment", type=float, help="augmentation strength: probability scale (default: 1.0; 0.5 with --init)")
@@ -207,16 +211,26 @@ def dev_subset(dev: CorpusLines, n: int) -> list[int]:
     return sorted(chosen)
 
 
+def training_device(choice: str) -> torch.device:
+    """The torch device of ``--device`` (cpu, cuda, or auto: cuda where torch sees a GPU)."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no GPU here (use --device cpu or auto)")
+    return torch.device(choice)
+
+
 @torch.no_grad()
 def evaluate(model, codec: Codec, dev: CorpusLines, subset: list[int], batch_size: int = 32) -> dict:
     """Greedy-decoded CER/WER on the dev subset, overall and per source (dev_cer_SOURCE)."""
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(subset, key=lambda i: dev.widths[i])
     scores: dict[str, object] = {}
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         x, widths = make_batch([normalize(dev.image(i)) for i in idx])
-        lp = model(x, widths).log_softmax(-1).numpy()
+        lp = model(x.to(device), widths).float().log_softmax(-1).cpu().numpy()
         for k, i in enumerate(idx):
             text = greedy_decode(lp[k, : int(model.frames(widths[k]))], codec, model.cfg.stride).text
             s = score_text(text, dev.texts[i])
@@ -268,6 +282,7 @@ def run(args) -> int:
     saved = (resume.get("recipe") or resume["args"]) if resume else None  # "args": checkpoints before recipes
     try:
         r = recipe_of(RecRecipe, args, saved).resolved()
+        device = training_device(r.device)
     except UsageError as err:
         print(f"htr: error: {err}", file=sys.stderr)
         return 2
@@ -306,7 +321,7 @@ def run(args) -> int:
     elif not resume:
         codec = Codec(DEFAULT_CHARSET + "".join(sorted(set("".join(train.texts)))))
         cfg = replace(cfg, num_classes=len(codec))
-    model = build_model(cfg)
+    model = build_model(cfg).to(device)
     model.frozen_cnn = r.train_layers == "top"
     for p in model.cnn.parameters():
         p.requires_grad_(not model.frozen_cnn)
@@ -347,8 +362,9 @@ def run(args) -> int:
         print(f"htr: synthetic lines unavailable: {reason}", file=sys.stderr)
         return 1
     print(f"synthetic lines: {'on' if use_synth else 'off (' + reason + ')'}", flush=True)
-    bf16 = r.bf16 == "on" or (r.bf16 == "auto" and native_bf16())
-    print(f"forward pass in {'bfloat16' if bf16 else 'float32'}", flush=True)
+    bf16 = r.bf16 == "on" or (r.bf16 == "auto" and (device.type == "cuda" or native_bf16()))
+    print(f"forward pass in {'bfloat16' if bf16 else 'float32'} on "
+          f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'the CPU'}", flush=True)
     mix = Mix(synth_steps=r.synth_steps, ramp_steps=r.ramp_steps, synth_final=r.synth_final)
     subset = dev_subset(dev, r.eval_lines) if len(dev) else []
     data = BatchData(train, codec, r.batch_size, mix, r.seed, cfg.height, use_synth, r.augment, weights,
@@ -364,7 +380,7 @@ def run(args) -> int:
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(step, stop),
                                          num_workers=r.workers, worker_init_fn=worker_init,  # spawn: fork deadlocks in cv2
                                          prefetch_factor=4 if r.workers else None,
-                                         persistent_workers=False,
+                                         persistent_workers=False, pin_memory=device.type == "cuda",
                                          multiprocessing_context="spawn" if r.workers else None)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     log_path = out / "log.csv"
@@ -394,7 +410,8 @@ def run(args) -> int:
         losses, lines, synth_lines, t_log = [], 0, 0, time.time()
         aux_weight = r.aux_ctc if cfg.aux_ctc else 0.0
         for batch in loader:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits, aux_logits = model(batch["x"], batch["widths"], aux=True) if aux_weight else (
                     model(batch["x"], batch["widths"]), None)
             frames = model.frames(batch["widths"]).clamp(max=logits.shape[1])
