@@ -13,9 +13,10 @@
 #                                             #    OPTIONS go to `htr train rec` (e.g. --threads 1)
 #   training/train_rec.sh v3-augment MINUTES  # augmentation on and off for the winner: two branches of INIT (default:
 #                                             #    checkpoints/rec/v3.pt) side by side, MINUTES of CPU time each
-#   training/train_rec.sh v3-english MINUTES  # English cursive weighed up: the cycle recipe, hooker/train drawn twice
-#                                             #    as often, and 40% synthetic lines (mostly English), three branches
-#                                             #    of INIT side by side, MINUTES of CPU time each
+#   training/train_rec.sh v3-english MINUTES  # English cursive weighed up: the cycle recipe with hooker/train at
+#                                             #    weight 3, at 6, and at 3 with 40% synthetic lines (mostly
+#                                             #    English), three branches of INIT side by side, MINUTES of CPU time
+#                                             #    each (session 22; the recipe has had hooker 6 since)
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/htr/corpus}
 RUNS=${RUNS:-$HOME/runs}
@@ -46,9 +47,9 @@ runs = Path(sys.argv[1]); plot_runs({p.name: p / 'log.csv' for p in sorted(runs.
   v3-english)
     minutes=$2; init=${INIT:-checkpoints/rec/v3.pt}; out=$RUNS/v3eng; mkdir -p "$out"
     recipe=training/recipes/rec-v3-cycle.toml
-    cp $recipe "$out/base.toml"
-    sed 's#corpus64/hooker:3"#corpus64/hooker:6"#' $recipe > "$out/hooker6.toml"
-    sed 's#^synth_final = 0.25#synth_final = 0.4#' $recipe > "$out/synth40.toml"
+    sed 's#corpus64/hooker:[0-9.]*"#corpus64/hooker:3"#' $recipe > "$out/base.toml"
+    sed 's#corpus64/hooker:[0-9.]*"#corpus64/hooker:6"#' $recipe > "$out/hooker6.toml"
+    sed 's#^synth_final = 0.25#synth_final = 0.4#' "$out/base.toml" > "$out/synth40.toml"
     for b in base hooker6 synth40; do
       $HTR train rec --config "$out/$b.toml" --out "$out/$b" --init "$init" --minutes "$minutes" --clock cpu \
         --threads 1 --workers 0 --seed 7 --eval-every 400 > "$out/$b.log" 2>&1 &
