@@ -113,7 +113,7 @@ def documents(args, codec: Codec, height: int) -> tuple[dict[str, list[str]], li
         return texts, [str(d) for d in docs[::10]], shared_lines
     from htr.data.corpus import open_lines
 
-    lines = open_lines(args.corpus, "train")
+    lines = open_lines(args.corpus, "train").at_height(height)  # as the recogniser reads them
     by_doc: dict[str, list[int]] = defaultdict(list)
     for i, name in enumerate(lines.names):
         by_doc[name.split(":")[0]].append(i)  # "<source>/<doc>"
