@@ -213,3 +213,23 @@ def test_stride_8_halves_the_frames_and_batches_fit_it(crops, tmp_path):
         batch = data[k]
         frames = batch["widths"] // 8
         assert (frames >= batch["target_lengths"]).all()
+
+
+def test_a_synthetic_line_with_nothing_drawable_is_replaced_not_fatal(monkeypatch):
+    """Session 22's cycle stopped at step 26,600 on 'no 122' in a font without those glyphs: draw another line."""
+    from htr.synth import lines as synth_lines
+    from htr.train.data import synth_available, synth_line
+
+    if synth_available() is not None:
+        pytest.skip(f"synthetic lines unavailable: {synth_available()}")
+    render, calls = synth_lines.render_line, []
+
+    def nothing_first(rng, **kwargs):
+        calls.append(kwargs["text"])
+        if len(calls) == 1:
+            raise ValueError(f"nothing to draw for {kwargs['text']!r}")
+        return render(rng, **kwargs)
+
+    monkeypatch.setattr(synth_lines, "render_line", nothing_first)
+    img, text = synth_line(np.random.default_rng(0), 30, 64)
+    assert len(calls) == 2 and img.shape[0] == 64 and text

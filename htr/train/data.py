@@ -201,9 +201,15 @@ def synth_line(rng: np.random.Generator, max_chars: int, height: int) -> tuple[n
 
     if max_chars >= 20 and rng.random() < FIELD_SHARE:
         return form_field_line(rng, height)
-    text, tracking = synth_text(rng, max_chars)
-    sample = render_line(rng, text=text, tracking=tracking)
-    return fit_height(_padded(rng, cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)), height), sample.text
+    for attempt in range(10):
+        text, tracking = synth_text(rng, max_chars)
+        try:
+            sample = render_line(rng, text=text, tracking=tracking)
+        except ValueError:  # nothing of the text drawable in the font drawn (e.g. 'no 122'): another line
+            if attempt == 9:
+                raise
+            continue
+        return fit_height(_padded(rng, cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)), height), sample.text
 
 
 class BatchData(torch.utils.data.Dataset):
