@@ -42,15 +42,12 @@ def pack(recipe: Path, out: Path, mib: float, seed: int = 0) -> dict:
     """Write the shard to ``out``; returns {source: (train lines kept, of all, dev lines)}."""
     r = RecRecipe(**read_recipe(recipe, RecRecipe))
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = resolve_data(r.data[:1], Path(tmp), r.height)[0][0]  # crops kept at the height compiled
-        train, dev, _ = training_lines(r.data, Path(tmp), read_manifest(corpus)["height"])
-    rows = {}  # (crops file, offset) -> the compiled line's record
-    manifests = {}
-    for path in {Path(f).parent.parent for f in train.files}:
-        manifests[path] = read_manifest(path)
-        for name in manifests[path]["sources"]:
-            for row in read_jsonl(path / name / "lines.jsonl"):
-                rows[(path / name / "crops.u8", row["offset"])] = row
+        corpus = read_manifest(resolve_data(r.data[:1], Path(tmp), r.height)[0][0])
+        train, dev, _ = training_lines(r.data, Path(tmp), corpus["height"])  # crops kept at the height compiled
+    rows = {}  # (crops file, offset) -> the compiled line's record (its doc, page and id)
+    for crops_file in {Path(f) for f in train.files}:
+        for row in read_jsonl(crops_file.with_name("lines.jsonl")):
+            rows[(crops_file, row["offset"])] = row
     picked = [(dev, i) for i in dev_subset(dev, r.eval_lines)]
     order = np.random.default_rng(seed).permutation(len(train))
     budget, used = mib * 2 ** 20, 0
@@ -65,9 +62,7 @@ def pack(recipe: Path, out: Path, mib: float, seed: int = 0) -> dict:
         row = rows[(Path(lines.files[lines.source_of[i]]), lines.offsets[i])]
         blobs.setdefault(lines.source(i), []).append((row, data))
     out.mkdir(parents=True, exist_ok=True)
-    heights = {m["height"] for m in manifests.values()}
-    manifest = {"height": heights.pop(), "normalizer": next(iter(manifests.values()))["normalizer"], "shard": True,
-                "sources": {}}
+    manifest = {"height": corpus["height"], "normalizer": corpus["normalizer"], "shard": True, "sources": {}}
     totals = Counter(train.source(i) for i in range(len(train)))
     counts = {}
     for source, items in sorted(blobs.items()):

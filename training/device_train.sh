@@ -5,10 +5,10 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl shapely tomli-w   # what it lacks
 # then one call: run(command="training/device_train.sh 8", carry=[".shard", ".whl"], timeout_s=600). It unpacks the
-# shard where the cycle recipe reads its corpus, trains cycle recipe's model from checkpoints/rec/v3.pt for MINUTES
+# shard where the cycle recipe reads its corpus, trains the cycle recipe's model from checkpoints/rec/v3.pt for MINUTES
 # on the GPU (batch 64, real lines only: the fonts of the synthetic lines stay here; augmented, since the shard is a
 # twelfth of the corpus) and writes the weights (fp16), the log and the curve to $OUT. Tested on this machine's CPU:
-#   HOME=/tmp/device-test OUT=/tmp/device-test/out DEVICE=cpu training/device_train.sh 0.5
+#   HOME=/tmp/device-test OUT=/tmp/device-test/out DEVICE=cpu WORKERS=1 training/device_train.sh 0.5
 set -euo pipefail
 minutes=${1:?usage: training/device_train.sh MINUTES}
 OUT=${OUT:?OUT: the folder whose files come back}
