@@ -154,3 +154,23 @@ def test_train_lm_counts_a_corpus_and_stores_word_lists(tmp_path):
     assert len(lm.lexicons["fr"]) == 300 and "maison" in lm.words(("fr",)) and "the" in lm.words(("en",))
     assert lm.prob("ch", "a") > lm.prob("ch", "o")  # counted from the corpus lines
     assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--lexicons", "xx", "--out", str(out)]) == 2
+
+
+def test_train_lm_tunes_on_the_dev_lines_of_a_corpus(tmp_path, capsys):
+    from htr.cli import main
+    from tests.test_recognition_train import write_crops
+
+    train = write_crops(tmp_path / "train", ["le chat dort", "la maison", "un chat noir", "le soir tombe"])
+    dev = write_crops(tmp_path / "dev", ["le chat", "la nuit tombe", "un soir"])
+    assert main(["data", "compile", f"fr={train}:train", f"nuit={dev}:dev", "-o", str(tmp_path / "corpus"),
+                 "--quiet"]) == 0
+    out = tmp_path / "lm.json.gz"
+    tune = ["--tune", "--tune-sources", "nuit", "--lm-weights", "0.3", "--bonuses", "1,2", "--synthetic", "0",
+            "--order", "3", "--out", str(out)]
+    assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--tune-split", "dev", *tune]) == 0
+    printed = capsys.readouterr().out
+    assert "tuning on 3 held-out lines" in printed and "bonus 2.00" in printed
+    lm = CharLM.load(out)  # counted from every train line, none of the dev ones
+    assert lm.meta["lines"] == 4 and lm.meta["recipe"]["tune_split"] == "dev" and lm.meta["bonus"] in (1.0, 2.0)
+    assert lm.prob("ni", "u") < lm.prob("ch", "a")
+    assert main(["train", "lm", "--tune-split", "dev", *tune]) == 2  # the shared hooker/testaments have no such split

@@ -3,7 +3,7 @@
 # weights.pt or last.pt) becomes htr/weights/rec.pt (fp16), the language model is re-tuned for it
 # (training/recipes/lm-v3.toml), its confidences calibrated on the corpus's dev lines of the sources other than
 # hooker and testaments (htr/weights/MODEL_CARD.md, "Confidences"), and the accuracy record and the examples are made
-# again. ~25 minutes on 2 cores; then the commands (MODEL_CARD.md) and the model card's figures.
+# again. ~4 minutes on one core (session 23); then the commands (MODEL_CARD.md) and the model card's figures.
 #   training/ship_rec.sh ~/runs/rec_v3_3/weights.pt
 set -euo pipefail
 weights=${1:?usage: training/ship_rec.sh WEIGHTS}

@@ -10,8 +10,10 @@ word for being in (``--lang`` picks the lists at decoding time).
 ``--tune`` first picks the beam search's weights: the character model is built without a tenth of the train
 documents (of ``--tune-sources`` with --corpus), those documents' lines are recognised once with ``--rec``, and the
 grid is scored by CER on them: (LM weight, per-character bonus) first, then (bonus for a known word, for an
-unknown one) at the best pair. The chosen values are stored with the model, which is then rebuilt from all train
-documents.
+unknown one) at the best pair. With ``--tune-split dev`` the grid is scored on the dev lines of ``--tune-sources``
+instead (lines that neither the recogniser nor the character model trained on, read as a new archive's would be),
+and the character model is built from every train document. The chosen values are stored with the model, which is
+then rebuilt from all train documents.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class LMRecipe:
     lexicon_size: int = 50000
     tune: bool = False
     tune_sources: str = "hooker,testaments"
+    tune_split: str = "train"
     beam: int = 10
     lm_weights: str = "0.3,0.4,0.5"
     bonuses: str = "1,1.5,2"
@@ -73,6 +76,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     a("--lexicon-size", type=int, help="most frequent words kept per language")
     a("--tune", action="store_true", help="choose the decoding weights on held-out train documents first")
     a("--tune-sources", help="with --corpus: the sources whose held-out documents --tune scores on")
+    a("--tune-split", choices=["train", "dev"], help="with --corpus: --tune scores on a tenth of the train documents "
+      "of --tune-sources held out of the model (train) or on their dev lines (dev)")
     a("--beam", type=int, help="beam width for --tune")
     a("--lm-weights", help="LM weights tried by --tune")
     a("--bonuses", help="per-character bonuses tried by --tune")
@@ -102,6 +107,8 @@ def documents(args, codec: Codec, height: int) -> tuple[dict[str, list[str]], li
     """(train transcriptions by document, the documents --tune holds out, a function giving (crops, texts) of
     the lines of some documents, crops ``height`` high)."""
     if not args.corpus:
+        if args.tune_split != "train":
+            raise UsageError("--tune-split dev needs --corpus (a compiled corpus with dev lines)")
         docs = train_documents()
         texts = {str(d): document_texts(d, codec) for d in docs}  # each document parsed once
 
@@ -113,17 +120,27 @@ def documents(args, codec: Codec, height: int) -> tuple[dict[str, list[str]], li
         return texts, [str(d) for d in docs[::10]], shared_lines
     from htr.data.corpus import open_lines
 
+    def by_document(lines) -> dict[str, list[int]]:
+        indices: dict[str, list[int]] = defaultdict(list)
+        for i, name in enumerate(lines.names):
+            indices[name.split(":")[0]].append(i)  # "<source>/<doc>"
+        return indices
+
     lines = open_lines(args.corpus, "train").at_height(height)  # as the recogniser reads them
-    by_doc: dict[str, list[int]] = defaultdict(list)
-    for i, name in enumerate(lines.names):
-        by_doc[name.split(":")[0]].append(i)  # "<source>/<doc>"
+    by_doc = by_document(lines)
     texts = {d: [t for t in (codec.normalize(lines.texts[i]) for i in idx) if t] for d, idx in by_doc.items()}
-    sources = set(args.tune_sources.split(","))
-    held_out = sorted(d for d in by_doc if d.split("/")[0] in sources)[::10]
+    tune_lines, tune_docs = lines, by_doc
+    sources = args.tune_sources.split(",")
+    if args.tune_split == "dev":  # documents outside `texts`: the model is built from every train document
+        tune_lines = open_lines(args.corpus, "dev", sources).at_height(height)
+        tune_docs = by_document(tune_lines)
+        held_out = sorted(tune_docs)
+    else:
+        held_out = sorted(d for d in by_doc if d.split("/")[0] in sources)[::10]
 
     def corpus_lines(keys):
-        idx = [i for k in keys for i in by_doc[k]]
-        return [lines.image(i) for i in idx], [lines.texts[i] for i in idx]
+        idx = [i for k in keys for i in tune_docs[k]]
+        return [tune_lines.image(i) for i in idx], [tune_lines.texts[i] for i in idx]
     return texts, held_out, corpus_lines
 
 
@@ -217,10 +234,10 @@ def run(cli: argparse.Namespace) -> int:
         kept = [d for d in texts_of if d not in held]
         lm = CharLM.build([t for d in kept for t in texts_of[d]] + synthetic, args.order)
         lm.lexicons = lexicons
-        held_texts = [t for d in held_out for t in texts_of[d]]
-        print(f"{args.order}-gram model of {len(kept)} documents: held-out perplexity {lm.perplexity(held_texts):.2f}",
-              flush=True)
-        chosen = tune(*lines_of(held_out), lm, args)
+        crops, held_texts = lines_of(held_out)
+        perplexity = lm.perplexity([t for t in map(codec.normalize, held_texts) if t])
+        print(f"{args.order}-gram model of {len(kept)} documents: held-out perplexity {perplexity:.2f}", flush=True)
+        chosen = tune(crops, held_texts, lm, args)
     t0 = time.time()
     texts = [t for d in texts_of for t in texts_of[d]]
     sources = sorted({d.split("/")[0] for d in texts_of}) if args.corpus else [f"{s}/train" for s in TRAIN_SETS]
