@@ -129,7 +129,7 @@ def test_the_export_is_cached_per_weights_file(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HTR_CACHE", str(tmp_path))
     cache = tmp_path / "onnx"
-    model, _, _ = load_weights()
+    model, _, info = load_weights()
     first = runtime.OnnxModel(model, "rec", WEIGHTS_DIR / "rec.pt")
     files = sorted(cache.glob("*-rec-v*.onnx"))
     assert len(files) == 1 and files[0] == runtime.cache_path(WEIGHTS_DIR / "rec.pt", "rec")
@@ -141,7 +141,7 @@ def test_the_export_is_cached_per_weights_file(tmp_path, monkeypatch):
     monkeypatch.setattr(runtime, "export", no_export)
     second = runtime.OnnxModel(model, "rec", WEIGHTS_DIR / "rec.pt")
     assert files[0].stat().st_mtime_ns == mtime and sorted(cache.iterdir()) == files  # no temporary left
-    x = np.random.default_rng(0).random((3, 1, 40, 96), np.float32)
+    x = np.random.default_rng(0).random((3, 1, info["preprocess"]["height"], 96), np.float32)
     assert torch.equal(first(torch.from_numpy(x)), second(torch.from_numpy(x)))
 
 
