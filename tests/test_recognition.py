@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from htr.recognition.codec import BLANK, UNKNOWN, UNKNOWN_CHAR, Codec
-from htr.recognition.decode import align, beam_decode, greedy_decode, prefix_beam_search
+from htr.recognition.decode import align, beam_decode, greedy_decode, prefix_beam_search, quiet_long_blanks
 from htr.recognition.model import RecConfig, build_model, count_macs
 from htr.recognition.recognizer import Recognizer, load_weights, make_batch, normalize, save_weights
 
@@ -85,6 +85,21 @@ def test_beam_beats_greedy_where_paths_add_up():
     labels, score = prefix_beam_search(lp, beam=4)
     assert labels == (A,) and np.exp(score) == pytest.approx(0.64, abs=1e-3)
     assert beam_decode(lp, CODEC, beam=4).text == "a"
+
+
+def test_beam_reads_nothing_in_a_long_blank_stretch():
+    # "a", then a blank margin of 40 frames each giving 'b' 12%: summed over the paths, the search alone appends b's
+    # that no frame favours; inside the stretch only blanks are read, and short gaps are searched as before.
+    lp = logprobs([(A, .97)] + [(B, .12)] * 40)
+    assert greedy_decode(lp, CODEC).text == "a"
+    labels, _ = prefix_beam_search(lp, beam=8)
+    assert labels[0] == A and set(labels[1:]) == {B}
+    assert beam_decode(lp, CODEC, beam=8).text == "a"
+    quiet = quiet_long_blanks(lp, min_run=12, margin=3)
+    assert np.array_equal(quiet[:4], lp[:4]) and np.array_equal(quiet[-3:], lp[-3:])
+    assert np.all(quiet[4:-3, BLANK] == 0) and np.all(np.isneginf(quiet[4:-3, 1:]))
+    short = logprobs([(A, .97)] + [(B, .4)] * 2)
+    assert np.array_equal(quiet_long_blanks(short), short)
 
 
 def test_forced_alignment():
@@ -208,3 +223,22 @@ def test_forced_alignment_of_a_long_line():
     runs = align(lp, [label for label, _ in rows])
     assert [r[0] for r in runs] == [label for label, _ in rows] and runs[-1][1] == 178
     assert beam_decode(lp, CODEC, beam=4).text == "ba" * 45
+
+
+def test_beam_search_reads_word_crops_with_blank_margins_as_well_as_greedy():
+    """Real crops with wide blank margins (../shared/data/names: a name in a form field): the beam search (no
+    language model) reads them about as well as the best path, not with letters appended in the margins."""
+    from htr.evaluate import score_text
+    from htr.imageio import load_image
+    from tests.shared import shared_path
+
+    root = shared_path("data", "names")
+    rows = [line.split("\t") for line in (root / "labels.tsv").read_text().splitlines()[:150]]
+    crops = [load_image(root / name) for name, _ in rows]
+    crops = [c if c.ndim == 2 else c.mean(axis=2).astype(np.uint8) for c in crops]
+    cer = {}
+    for beam in (0, 10):
+        reads = Recognizer(beam=beam, lm=None).recognize(crops)
+        errors = sum(score_text(r.text, text).char_errors for r, (_, text) in zip(reads, rows))
+        cer[beam] = errors / sum(len(text) for _, text in rows)
+    assert cer[10] <= cer[0] + 0.02, cer

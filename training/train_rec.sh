@@ -11,8 +11,9 @@
 #   training/train_rec.sh v3 N MINUTES [OPTIONS]  # 2. cycle N of the winner: from cycle N-1's last state where
 #                                             #    this machine has it, else the committed checkpoints/rec/v3.pt;
 #                                             #    OPTIONS go to `htr train rec` (e.g. --threads 1)
-#   training/train_rec.sh v3-augment MINUTES  # augmentation on and off for the winner: two branches of INIT (default:
-#                                             #    checkpoints/rec/v3.pt) side by side, MINUTES of CPU time each
+#   training/train_rec.sh v3-augment MINUTES [OPTIONS]  # augmentation on and off: branches of INIT (default:
+#                                             #    checkpoints/rec/v3.pt), one per strength in STRENGTHS (default
+#                                             #    "1.0 0.0"), side by side, MINUTES of CPU time each
 #   training/train_rec.sh v3-english MINUTES  # English cursive weighed up: the cycle recipe with hooker/train at
 #                                             #    weight 3, at 6, and at 3 with 40% synthetic lines (mostly
 #                                             #    English), three branches of INIT side by side, MINUTES of CPU time
@@ -35,10 +36,10 @@ case ${1:-} in
       --minutes "$minutes" --seed $((n + 1)) "${@:4}" ;;
   v3-augment)
     minutes=$2; init=${INIT:-checkpoints/rec/v3.pt}; mkdir -p "$RUNS/v3aug"
-    for a in 1.0 0.0; do
+    for a in ${STRENGTHS:-1.0 0.0}; do
       $HTR train rec --config training/recipes/rec-v3-cycle.toml --out "$RUNS/v3aug/augment-$a" --init "$init" \
         --minutes "$minutes" --clock cpu --threads 1 --workers 0 --augment $a --seed 7 \
-        --eval-every 400 > "$RUNS/v3aug/augment-$a.log" 2>&1 &
+        --eval-every 400 "${@:3}" > "$RUNS/v3aug/augment-$a.log" 2>&1 &
     done
     wait
     python -c "import sys; from pathlib import Path; from htr.train.plot import plot_runs

@@ -285,11 +285,33 @@ def align(logprobs: np.ndarray, labels) -> list[tuple[int, int, int]]:
     return [(r[0], r[1], r[2]) for r in runs]
 
 
+QUIET_RUN = 12  # frames: a longer run of best-path blanks is read as blank inside (``quiet_long_blanks``)
+QUIET_MARGIN = 3  # frames kept as they are at each end of such a run
+
+
+def quiet_long_blanks(logprobs: np.ndarray, min_run: int = QUIET_RUN, margin: int = QUIET_MARGIN) -> np.ndarray:
+    """``logprobs`` with the inside of every run of at least ``min_run`` frames whose most likely label is the
+    blank (all but ``margin`` frames at each end) made certain blanks. A blank stretch (a margin, a gap) of many
+    frames each giving a label a few percent sums, over the CTC paths, to a label that no frame favours: the
+    beam search then appends runs of it ("COLIN" -> "COLINeee") where the best path reads nothing."""
+    is_blank = (logprobs.argmax(1) == BLANK).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], is_blank, [0]])))
+    out = logprobs
+    for first, end in zip(edges[::2], edges[1::2]):  # frames [first, end) of each run of blanks
+        if end - first >= min_run:
+            out = out.copy() if out is logprobs else out
+            out[first + margin: end - margin] = -np.inf
+            out[first + margin: end - margin, BLANK] = 0.0
+    return out
+
+
 def beam_decode(logprobs: np.ndarray, codec: Codec, beam: int = 10, stride: int = 4,
                 lm: LanguageModel | None = None) -> LineRecognition:
-    """Prefix beam search for the text, then a forced alignment of it for spans and confidences."""
+    """Prefix beam search for the text (inside long blank stretches, only blanks: ``quiet_long_blanks``), then
+    a forced alignment of it for spans and confidences."""
     logprobs = np.asarray(logprobs, np.float32)
-    labels, _ = fastdecode.prefix_beam_search(logprobs, beam, lm=lm.compiled() if lm is not None else None)
+    labels, _ = fastdecode.prefix_beam_search(quiet_long_blanks(logprobs), beam,
+                                              lm=lm.compiled() if lm is not None else None)
     return _result(logprobs, align(logprobs, labels), codec, stride)
 
 
