@@ -296,12 +296,13 @@ def quiet_long_blanks(logprobs: np.ndarray, min_run: int = QUIET_RUN, margin: in
     beam search then appends runs of it ("COLIN" -> "COLINeee") where the best path reads nothing."""
     is_blank = (logprobs.argmax(1) == BLANK).astype(np.int8)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], is_blank, [0]])))
-    out = logprobs
-    for first, end in zip(edges[::2], edges[1::2]):  # frames [first, end) of each run of blanks
-        if end - first >= min_run:
-            out = out.copy() if out is logprobs else out
-            out[first + margin: end - margin] = -np.inf
-            out[first + margin: end - margin, BLANK] = 0.0
+    long_runs = [(first, end) for first, end in zip(edges[::2], edges[1::2]) if end - first >= min_run]  # [first, end)
+    if not long_runs:
+        return logprobs
+    out = logprobs.copy()
+    for first, end in long_runs:
+        out[first + margin: end - margin] = -np.inf
+        out[first + margin: end - margin, BLANK] = 0.0
     return out
 
 
