@@ -174,3 +174,31 @@ def test_train_lm_tunes_on_the_dev_lines_of_a_corpus(tmp_path, capsys):
     assert lm.meta["lines"] == 4 and lm.meta["recipe"]["tune_split"] == "dev" and lm.meta["bonus"] in (1.0, 2.0)
     assert lm.prob("ni", "u") < lm.prob("ch", "a")
     assert main(["train", "lm", "--tune-split", "dev", *tune]) == 2  # the shared hooker/testaments have no such split
+
+
+def test_tuning_chooses_the_word_lists_bonuses_at_more_than_the_best_pair(tmp_path, capsys):
+    """The word lists' grid runs at each of the best three (weight, bonus) pairs, and the choice is the lowest CER
+    of everything scored (at beam 40 the best pair without the word lists was not the best with them)."""
+    import re
+
+    from htr.cli import main
+    from tests.test_recognition_train import write_crops
+
+    train = write_crops(tmp_path / "train", ["le chat dort", "la maison", "un chat noir", "le soir tombe"])
+    dev = write_crops(tmp_path / "dev", ["le chat", "la nuit tombe", "un soir"])
+    assert main(["data", "compile", f"fr={train}:train", f"nuit={dev}:dev", "-o", str(tmp_path / "corpus"),
+                 "--quiet"]) == 0
+    out = tmp_path / "lm.json.gz"
+    assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--tune-split", "dev", "--tune",
+                 "--tune-sources", "nuit", "--lm-weights", "0.3,0.6", "--bonuses", "1,2", "--lexicons", "fr",
+                 "--lexicon-size", "200", "--lang", "fr", "--known", "0,2", "--unknown", "0,-1", "--synthetic", "0",
+                 "--order", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    with_words = set(re.findall(r"weight (\S+) bonus (\S+) word lists fr", printed))
+    assert len(with_words) == 3  # three of the four pairs
+    scores = [float(x) for x in re.findall(r"  weight .*CER (\S+)", printed)]
+    chosen = re.search(r"chosen: (.*) \(CER (\S+)\)", printed)
+    assert float(chosen.group(2)) == min(scores)
+    lm = CharLM.load(out)
+    assert (f"{lm.meta['weight']:.2f}", f"{lm.meta['bonus']:.2f}") in with_words | {
+        (w, b) for w, b in re.findall(r"weight (\S+) bonus (\S+): CER", printed)}

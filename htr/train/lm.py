@@ -10,10 +10,10 @@ word for being in (``--lang`` picks the lists at decoding time).
 ``--tune`` first picks the beam search's weights: the character model is built without a tenth of the train
 documents (of ``--tune-sources`` with --corpus), those documents' lines are recognised once with ``--rec``, and the
 grid is scored by CER on them: (LM weight, per-character bonus) first, then (bonus for a known word, for an
-unknown one) at the best pair. With ``--tune-split dev`` the grid is scored on the dev lines of ``--tune-sources``
-instead (lines that neither the recogniser nor the character model trained on, read as a new archive's would be),
-and the character model is built from every train document. The chosen values are stored with the model, which is
-then rebuilt from all train documents.
+unknown one) at each of the best three pairs. With ``--tune-split dev`` the grid is scored on the dev lines of
+``--tune-sources`` instead (lines that neither the recogniser nor the character model trained on, read as a new
+archive's would be), and the character model is built from every train document. The chosen values are stored
+with the model, which is then rebuilt from all train documents.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from htr.evaluate import score_text
 from htr.formats import read_document
 from htr.paths import DEFAULT_LM, default_weights, shared_dir
 from htr.recognition.codec import Codec
+from htr.recognition.decode import DEFAULT_BEAM
 from htr.recognition.lm import CharLM
 from htr.train.data import TRAIN_SETS
 from htr.train.recipe import add_config_option, option, recipe_of
@@ -49,7 +50,7 @@ class LMRecipe:
     tune: bool = False
     tune_sources: str = "hooker,testaments"
     tune_split: str = "train"
-    beam: int = 10
+    beam: int = DEFAULT_BEAM  # the beam search's weights are tuned at the width htr reads with
     lm_weights: str = "0.3,0.4,0.5"
     bonuses: str = "1,1.5,2"
     known: str = "0,1,2,3"
@@ -174,7 +175,7 @@ def lexicon(lang: str, size: int, codec: Codec) -> list[str]:
 
 def tune(crops: list, texts: list[str], lm: CharLM, args) -> dict[str, float]:
     """The decoding weights of the grid with the lowest CER on the held-out lines: (weight, bonus) first, then
-    (known, unknown) at the best pair when the model has word lists."""
+    (known, unknown) at each of the best three pairs when the model has word lists."""
     from htr.recognition.decode import LanguageModel, decode
     from htr.recognition.recognizer import Recognizer
 
@@ -193,23 +194,22 @@ def tune(crops: list, texts: list[str], lm: CharLM, args) -> dict[str, float]:
         return itertools.product(*(map(float, v.split(",")) for v in values))
 
     print(f"  beam {args.beam} without LM: CER {cer(None):.4f}", flush=True)
-    best = (float("inf"), args.weight, args.bonus)
+    pairs = []  # (CER, weight, bonus)
     for weight, bonus in grid(args.lm_weights, args.bonuses):
-        score = cer(LanguageModel(lm, recognizer.codec, weight, bonus))
-        print(f"  weight {weight:.2f} bonus {bonus:.2f}: CER {score:.4f}", flush=True)
-        best = min(best, (score, weight, bonus))
-    chosen = {"weight": best[1], "bonus": best[2], "known": 0.0, "unknown": 0.0}
+        pairs.append((cer(LanguageModel(lm, recognizer.codec, weight, bonus)), weight, bonus))
+        print(f"  weight {weight:.2f} bonus {bonus:.2f}: CER {pairs[-1][0]:.4f}", flush=True)
+    pairs.sort()
+    best = (pairs[0][0], pairs[0][1], pairs[0][2], 0.0, 0.0)  # (CER, weight, bonus, known, unknown)
     langs = tuple(x for x in args.lang.split(",") if x in lm.lexicons)
-    if langs:
+    if langs:  # the word lists' grid at each of the best three pairs: the best pair alone can be the wrong one
         words = lm.words(langs)
-        best_words = (best[0], 0.0, 0.0)
-        for known, unknown in grid(args.known, args.unknown):
-            score = cer(LanguageModel(lm, recognizer.codec, best[1], best[2], words, known, unknown))
-            print(f"  word lists {','.join(langs)}: known {known:+.1f} unknown {unknown:+.1f}: CER {score:.4f}",
-                  flush=True)
-            best_words = min(best_words, (score, known, unknown))
-        chosen.update(known=best_words[1], unknown=best_words[2])
-        best = (best_words[0],) + best[1:]
+        for _, weight, bonus in pairs[:3]:
+            for known, unknown in grid(args.known, args.unknown):
+                score = cer(LanguageModel(lm, recognizer.codec, weight, bonus, words, known, unknown))
+                print(f"  weight {weight:.2f} bonus {bonus:.2f} word lists {','.join(langs)}: known {known:+.1f} "
+                      f"unknown {unknown:+.1f}: CER {score:.4f}", flush=True)
+                best = min(best, (score, weight, bonus, known, unknown))
+    chosen = dict(zip(("weight", "bonus", "known", "unknown"), best[1:]))
     print(f"chosen: {chosen} (CER {best[0]:.4f})", flush=True)
     return chosen
 
