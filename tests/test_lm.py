@@ -156,7 +156,8 @@ def test_train_lm_counts_a_corpus_and_stores_word_lists(tmp_path):
     assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--lexicons", "xx", "--out", str(out)]) == 2
 
 
-def test_train_lm_tunes_on_the_dev_lines_of_a_corpus(tmp_path, capsys):
+def tiny_corpus(tmp_path):
+    """A compiled corpus at tmp_path/corpus: source fr, four train lines; source nuit, three dev lines."""
     from htr.cli import main
     from tests.test_recognition_train import write_crops
 
@@ -164,6 +165,12 @@ def test_train_lm_tunes_on_the_dev_lines_of_a_corpus(tmp_path, capsys):
     dev = write_crops(tmp_path / "dev", ["le chat", "la nuit tombe", "un soir"])
     assert main(["data", "compile", f"fr={train}:train", f"nuit={dev}:dev", "-o", str(tmp_path / "corpus"),
                  "--quiet"]) == 0
+
+
+def test_train_lm_tunes_on_the_dev_lines_of_a_corpus(tmp_path, capsys):
+    from htr.cli import main
+
+    tiny_corpus(tmp_path)
     out = tmp_path / "lm.json.gz"
     tune = ["--tune", "--tune-sources", "nuit", "--lm-weights", "0.3", "--bonuses", "1,2", "--synthetic", "0",
             "--order", "3", "--out", str(out)]
@@ -181,13 +188,11 @@ def test_tuning_chooses_the_word_lists_bonuses_at_more_than_the_best_pair(tmp_pa
     of everything scored (at beam 40 the best pair without the word lists was not the best with them)."""
     import re
 
-    from htr.cli import main
-    from tests.test_recognition_train import write_crops
+    pytest.importorskip("wordfreq", reason="wordfreq is not installed (pip install -e '.[test]')")
 
-    train = write_crops(tmp_path / "train", ["le chat dort", "la maison", "un chat noir", "le soir tombe"])
-    dev = write_crops(tmp_path / "dev", ["le chat", "la nuit tombe", "un soir"])
-    assert main(["data", "compile", f"fr={train}:train", f"nuit={dev}:dev", "-o", str(tmp_path / "corpus"),
-                 "--quiet"]) == 0
+    from htr.cli import main
+
+    tiny_corpus(tmp_path)
     out = tmp_path / "lm.json.gz"
     assert main(["train", "lm", "--corpus", str(tmp_path / "corpus"), "--tune-split", "dev", "--tune",
                  "--tune-sources", "nuit", "--lm-weights", "0.3,0.6", "--bonuses", "1,2", "--lexicons", "fr",
